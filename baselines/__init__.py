@@ -1,0 +1,1 @@
+"""Baseline systems: reference rows, separators, codecs and their FCTS/FSTC pipelines."""

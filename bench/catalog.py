@@ -1,0 +1,42 @@
+"""The built-in registrations: one line per system family and per metric.
+
+Adding a system or metric means one new module and one line here (or an entry
+point in another package's metadata, group ``jsac_bench.systems`` /
+``jsac_bench.metrics``).  Targets are strings, imported only when used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bench.errors import BenchError
+from bench.registry import Registry
+
+if TYPE_CHECKING:
+    from bench.config import SystemSpec
+    from bench.metrics.base import Metric
+    from bench.system import System
+
+SYSTEMS: Registry = Registry("system", "jsac_bench.systems")
+METRICS: Registry = Registry("metric", "jsac_bench.metrics")
+
+# -- systems: family name -> System subclass; `listed` is what `bench systems` shows
+SYSTEMS.register("mixture", "bench.baselines.reference:MixtureSystem", listed=["mixture"])
+SYSTEMS.register("clean", "bench.baselines.reference:CleanSystem", listed=["clean"])
+
+# -- metrics: name -> Metric subclass
+METRICS.register("sisnri", "bench.metrics.sisnr:SISNRi")
+
+
+def build_system(spec: "SystemSpec", device: str = "cpu", sample_rate: int = 16000) -> "System":
+    """Instantiate the system a :class:`~bench.config.SystemSpec` asks for."""
+    cls = SYSTEMS.entry(spec.family).load()
+    try:
+        return cls(spec.name, kbps=spec.kbps, device=device, sample_rate=sample_rate, **spec.options)
+    except TypeError as exc:
+        raise BenchError(f"system {spec.name!r}: bad options {sorted(spec.options)} ({exc})") from None
+
+
+def build_metric(name: str) -> "Metric":
+    """Instantiate a registered metric by name."""
+    return METRICS.entry(name).load()()

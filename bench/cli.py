@@ -1,0 +1,265 @@
+"""The ``bench`` command line: a thin shell over library functions.
+
+Each sub-command parses its arguments and calls one function of the library; user
+errors (:class:`~bench.errors.BenchError`) are printed as one line with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from bench.errors import BenchError
+
+log = logging.getLogger("bench")
+DEFAULT_RESULTS = Path("results")
+
+
+# -- shared option groups ---------------------------------------------------------------------
+def add_dataset_arguments(parser: argparse.ArgumentParser, with_data: bool = True) -> None:
+    group = parser.add_argument_group("data")
+    if with_data:
+        group.add_argument("--data", default="embedded",
+                           help="'embedded' (the shipped synthetic set) or a Libri2Mix root (default: embedded)")
+    group.add_argument("--sample-rate", type=int, default=16000, choices=[8000, 16000])
+    group.add_argument("--mode", default="min", choices=["min", "max"])
+    group.add_argument("--mix-type", default="mix_clean", choices=["mix_clean", "mix_both", "mix_single"])
+    group.add_argument("--split", default="test")
+    group.add_argument("--limit", type=int, help="use only N mixtures")
+    group.add_argument("--subset-seed", type=int, help="pick the --limit mixtures at random with this seed")
+    group.add_argument("--ids", type=Path, help="file with one mixture_ID per line")
+    group.add_argument("--segment", default="full", choices=["full", "first3s"],
+                       help="evaluate whole mixtures or their first 3 s (TokenSplit protocol)")
+    group.add_argument("--librispeech", type=Path, help="LibriSpeech root for transcripts")
+
+
+def dataset_spec(args: argparse.Namespace, root: str | None):
+    from bench.data.libri2mix import DatasetSpec
+
+    if args.limit is not None and args.limit <= 0:
+        raise BenchError(f"--limit must be positive, got {args.limit}")
+    return DatasetSpec(
+        root=None if root in (None, "embedded") else Path(root),
+        sample_rate=args.sample_rate, mode=args.mode, mix_type=args.mix_type, split=args.split,
+        limit=args.limit, subset_seed=args.subset_seed, ids_file=args.ids, segment=args.segment,
+        librispeech_root=args.librispeech,
+    )
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+# -- commands ---------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench.catalog import METRICS
+    from bench.config import load_config, split_names
+    from bench.data.libri2mix import open_dataset
+    from bench.runner import RunRequest, run
+    from bench.store import Store
+
+    if args.jobs < 1:
+        raise BenchError(f"--jobs must be at least 1, got {args.jobs}")
+    check_device(args.device)
+    config = load_config(args.config)
+    systems = split_names(args.systems)
+    metrics = split_names(args.metrics) if args.metrics else METRICS.names()
+    for name in metrics:
+        METRICS.entry(name)  # unknown names fail here, with the list of what exists
+    dataset = open_dataset(dataset_spec(args, args.data))
+    if len(dataset) == 0:
+        raise BenchError(f"{dataset.name}: the selection holds no mixtures")
+    store = Store(args.results)
+    request = RunRequest(systems=systems, metrics=metrics, device=args.device, jobs=args.jobs,
+                         threads=args.threads, argv=sys.argv)
+    summary = run(request, dataset, store, config)
+    if not args.quiet:
+        done = ", ".join(f"{k}: {v} new" for k, v in summary.separated.items())
+        print(f"run {summary.run_id}: {len(dataset)} mixtures ({done}); {summary.scored} mixtures scored; "
+              f"results in {store.root}, log in {summary.run_dir}")
+    return 0
+
+
+def check_device(device: str) -> None:
+    if device == "cpu":
+        return
+    if not device.startswith("cuda"):
+        raise BenchError(f"--device must be cpu or cuda[:N], got {device!r}")
+    import torch
+
+    if not torch.cuda.is_available():
+        raise BenchError(f"--device {device}: CUDA is not available on this machine")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.report.plain import build_plain_report, render
+    from bench.store import open_existing
+
+    store = open_existing(args.results)
+    report = build_plain_report(store, resolve_dataset_key(store, args.dataset))
+    print(render(report, args.format))
+    return 0
+
+
+def resolve_dataset_key(store, prefix: str | None) -> str | None:
+    if prefix is None:
+        return None
+    keys = store.frame("SELECT dataset_key, name FROM datasets")
+    hits = keys[keys["dataset_key"].str.startswith(prefix) | (keys["name"] == prefix)]
+    if len(hits) != 1:
+        known = ", ".join(f"{k[:12]} ({n})" for k, n in zip(keys["dataset_key"], keys["name"]))
+        raise BenchError(f"--dataset {prefix!r} matches {len(hits)} stored datasets; known: {known or 'none'}")
+    return str(hits["dataset_key"].iloc[0])
+
+
+def cmd_systems(args: argparse.Namespace) -> int:
+    from bench.catalog import SYSTEMS
+    from bench.config import load_config
+
+    config = load_config(args.config)
+    rows = []
+    for family in SYSTEMS.names():
+        entry = SYSTEMS.entry(family)
+        for name in entry.meta.get("listed", [family]):
+            rows.append((name, family, {}))
+    for name, table in config.systems.items():
+        rows.append((name, str(table["family"]), {k: v for k, v in table.items() if k != "family"}))
+    print(f"{'system':<24} {'family':<12} {'nominal kbps':>12}  weights")
+    for name, family, options in rows:
+        from bench.config import resolve_system_spec
+
+        spec = resolve_system_spec(name, config)
+        try:
+            cls = SYSTEMS.entry(family).load()
+            status = cls.weights_status(**options)
+        except BenchError as exc:
+            status = f"unavailable: {exc}"
+        kbps = "unbounded" if spec.kbps is None else f"{spec.kbps:g}"
+        print(f"{name:<24} {family:<12} {kbps:>12}  {status}")
+    return 0
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from bench.catalog import METRICS
+
+    print(f"{'metric':<12} {'columns':<28} {'better':<7} {'intrusive':<9} status")
+    for name in METRICS.names():
+        try:
+            metric = METRICS.entry(name).load()()
+            reason = metric.unavailable_reason()
+            status = "available" if reason is None else f"unavailable: {reason}"
+            better = "higher" if metric.higher_is_better else "lower"
+            print(f"{name:<12} {', '.join(metric.columns()):<28} {better:<7} {str(metric.intrusive):<9} {status}")
+        except BenchError as exc:
+            print(f"{name:<12} {'?':<28} {'?':<7} {'?':<9} unavailable: {exc}")
+    return 0
+
+
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from bench.data.check import check_dataset
+
+    report = check_dataset(dataset_spec(args, args.root), progress=not args.quiet)
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    for error in report.errors:
+        print(f"error: {error}")
+    print(f"{report.num_checked} mixtures checked: {len(report.errors)} errors, {len(report.warnings)} warnings")
+    return 1 if report.errors else 0
+
+
+def cmd_data_synth(args: argparse.Namespace) -> int:
+    from bench.data.synth import command
+
+    return command.run(args)
+
+
+# -- parser -----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench", description="Benchmark joint separation-and-compression systems.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="separate and score; resumes where a previous run stopped")
+    p.add_argument("--systems", required=True, help="comma-separated names, e.g. mixture,clean or fstc@2")
+    p.add_argument("--metrics", help="comma-separated metric names (default: every registered metric)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    p.add_argument("--jobs", type=int, default=1, help="metric worker processes")
+    p.add_argument("--threads", type=int, default=1, help="math threads per metric worker")
+    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results directory (default ./results)")
+    p.add_argument("--config", type=Path, help="bench.toml (default: ./bench.toml if present)")
+    add_dataset_arguments(p)
+    add_common(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="per-system means of every stored metric")
+    p.add_argument("--format", default="md", choices=["md", "csv", "json"])
+    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    p.add_argument("--dataset", help="dataset key prefix or name (default: that of the latest run)")
+    add_common(p)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("systems", help="list registered systems, their bitrates and weights")
+    p.add_argument("--config", type=Path)
+    add_common(p)
+    p.set_defaults(func=cmd_systems)
+
+    p = sub.add_parser("metrics", help="list registered metrics and whether they can run here")
+    add_common(p)
+    p.set_defaults(func=cmd_metrics)
+
+    data = sub.add_parser("data", help="dataset tools").add_subparsers(dest="data_command", required=True)
+    p = data.add_parser("check", help="validate a Libri2Mix tree (every file)")
+    p.add_argument("root", help="Libri2Mix root, or 'embedded'")
+    add_dataset_arguments(p, with_data=False)
+    add_common(p)
+    p.set_defaults(func=cmd_data_check)
+
+    p = data.add_parser("synth", help="generate a synthetic Libri2Mix-format set with TTS voices")
+    _add_synth_arguments(p)
+    add_common(p)
+    p.set_defaults(func=cmd_data_synth)
+    return parser
+
+
+def _add_synth_arguments(parser: argparse.ArgumentParser) -> None:
+    from bench.data.synth import command
+
+    command.add_arguments(parser)
+
+
+def configure_logging(args: argparse.Namespace) -> None:
+    from bench.progress import set_quiet
+
+    set_quiet(getattr(args, "quiet", False))
+    verbose = getattr(args, "verbose", False)
+    # the console shows warnings (or everything with -v); the run's log file gets INFO and up
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(console)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("matplotlib", "numba", "speechbrain", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bench: interrupted; finished work is saved and a re-run resumes", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

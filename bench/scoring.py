@@ -1,0 +1,199 @@
+"""Metric stage: score stored estimates with every requested metric, caching results.
+
+Work is split by mixture: a task loads the mixture and references once, reads the
+estimates of every system that still lacks a metric there, applies the stored PIT
+permutation and the shared length rule, and returns rows.  Tasks run inline
+(``jobs=1``) or in a process pool whose workers build their metrics once; only the
+main process writes to the store, one transaction per mixture, so a kill loses at
+most the mixtures in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from bench.audio import read_audio
+from bench.catalog import build_metric
+from bench.metrics.base import Metric, MetricInput, align_to_reference
+from bench.progress import progress_bar
+from bench.records import Mixture
+from bench.store import FAILED, UNAVAILABLE, MetricRow, SeparationRow, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SystemWork:
+    """The metrics one system still needs on one mixture, with its stored separation."""
+
+    system_key: str
+    separation: SeparationRow
+    metrics: tuple[str, ...]
+
+
+@dataclass
+class Task:
+    mixture: Mixture
+    work: list[SystemWork]
+
+
+_WORKER_METRICS: dict[str, Metric] = {}
+_WORKER_CONTEXT: tuple[object, Path] | None = None
+
+
+def _init_worker(dataset, results_root: Path, metric_names: Sequence[str], threads: int) -> None:
+    """Per-process setup: load each metric (and its models) once; limit math threads."""
+    global _WORKER_CONTEXT
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:  # pragma: no cover - torch is a dependency, but metrics need not use it
+        pass
+    _WORKER_CONTEXT = (dataset, results_root)
+    _WORKER_METRICS.clear()
+    for name in metric_names:
+        _WORKER_METRICS[name] = build_metric(name)
+
+
+def run_task(task: Task) -> tuple[str, list[tuple[str, MetricRow]]]:
+    """Compute one mixture's pending metrics; failures become ``failed`` rows, never crashes."""
+    assert _WORKER_CONTEXT is not None, "worker not initialised"
+    dataset, results_root = _WORKER_CONTEXT
+    loaded = dataset.load(task.mixture)
+    out: list[tuple[str, MetricRow]] = []
+    for work in task.work:
+        sep = work.separation
+        try:
+            estimates = [read_audio(results_root / e.path)[0] for e in sep.estimates]
+        except Exception as exc:  # a deleted or corrupt estimate file fails its metrics, with the reason
+            reason = f"cannot read estimate: {_one_line(exc)}"
+            out += [(work.system_key, _state_row(task.mixture.mixture_id, j, _WORKER_METRICS[m], FAILED, reason))
+                    for m in work.metrics for j in range(loaded.sources.shape[0])]
+            continue
+        for j, reference in enumerate(loaded.sources):
+            item = MetricInput(
+                estimate=align_to_reference(estimates[sep.permutation[j]], reference.shape[-1]),
+                reference=reference,
+                mixture=loaded.mixture,
+                sample_rate=task.mixture.sample_rate,
+                mixture_id=task.mixture.mixture_id,
+                source_index=j,
+            )
+            for name in work.metrics:
+                out += [(work.system_key, row) for row in _compute(_WORKER_METRICS[name], item)]
+    return task.mixture.mixture_id, out
+
+
+def _compute(metric: Metric, item: MetricInput) -> list[MetricRow]:
+    try:
+        values = metric.compute(item)
+    except Exception as exc:
+        log.warning("%s failed on %s/%d: %s", metric.name, item.mixture_id, item.source_index, _one_line(exc))
+        return [_state_row(item.mixture_id, item.source_index, metric, FAILED, _one_line(exc))]
+    return [MetricRow(item.mixture_id, item.source_index, metric.name, metric.version, field,
+                      None if value is None or not np.isfinite(value) else float(value))
+            for field, value in values.items()]
+
+
+def _state_row(mixture_id: str, source_index: int, metric: Metric, status: str, reason: str) -> MetricRow:
+    return MetricRow(mixture_id, source_index, metric.name, metric.version, "", None, status, reason)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def score(dataset, systems: Sequence[tuple[str, str]], metric_names: Sequence[str], store: Store,
+          dataset_key: str, jobs: int = 1, threads: int = 1) -> int:
+    """Fill every missing (system, mixture, metric) value; returns the number of mixtures scored.
+
+    ``systems`` are (name, system key) pairs.  Unavailable metrics are recorded as
+    such (with the reason) for every estimate and retried on a later run.
+    """
+    metrics = {name: build_metric(name) for name in metric_names}
+    runnable = []
+    for name, metric in metrics.items():
+        reason = metric.unavailable_reason()
+        if reason is None:
+            runnable.append(name)
+            continue
+        log.warning("metric %s unavailable: %s", name, reason)
+        for _, system_key in systems:
+            stored = store.done_mixtures(dataset_key, system_key)
+            rows = [_state_row(m.mixture_id, j, metric, UNAVAILABLE, reason)
+                    for m in dataset.mixtures if m.mixture_id in stored for j in range(m.num_sources)]
+            store.add_metric_values(dataset_key, system_key, rows)
+
+    tasks = _plan(dataset, systems, [metrics[n] for n in runnable], store, dataset_key)
+    if not tasks:
+        return 0
+    bar = progress_bar(len(tasks), desc="metrics")
+    try:
+        if jobs <= 1:
+            _init_worker(dataset, store.root, runnable, threads)
+            for task in tasks:
+                _save(store, dataset_key, run_task(task))
+                bar.update(1)
+        else:
+            _run_pool(dataset, store, dataset_key, runnable, tasks, jobs, threads, bar)
+    finally:
+        bar.close()
+    return len(tasks)
+
+
+def _plan(dataset, systems, metrics: Sequence[Metric], store: Store, dataset_key: str) -> list[Task]:
+    by_mixture: dict[str, list[SystemWork]] = {}
+    for _, system_key in systems:
+        done = {m.name: store.metric_done(dataset_key, system_key, m.name, m.version) for m in metrics}
+        stored = store.done_mixtures(dataset_key, system_key)
+        for mixture in dataset.mixtures:
+            mid = mixture.mixture_id
+            if mid not in stored:
+                continue
+            pending = tuple(m.name for m in metrics if mid not in done[m.name])
+            if pending:
+                sep = store.separation(dataset_key, system_key, mid)
+                by_mixture.setdefault(mid, []).append(SystemWork(system_key, sep, pending))
+    return [Task(m, by_mixture[m.mixture_id]) for m in dataset.mixtures if m.mixture_id in by_mixture]
+
+
+def _save(store: Store, dataset_key: str, result: tuple[str, list[tuple[str, MetricRow]]]) -> None:
+    _, rows = result
+    by_system: dict[str, list[MetricRow]] = {}
+    for system_key, row in rows:
+        by_system.setdefault(system_key, []).append(row)
+    for system_key, system_rows in by_system.items():
+        store.add_metric_values(dataset_key, system_key, system_rows)
+
+
+def _run_pool(dataset, store: Store, dataset_key: str, metric_names: Sequence[str], tasks: Sequence[Task],
+              jobs: int, threads: int, bar) -> None:
+    """Bounded in-flight submission keeps memory flat however large the dataset."""
+    context = get_context("spawn")  # safe with torch/onnxruntime thread pools, unlike fork
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
+                             initargs=(dataset, store.root, tuple(metric_names), threads)) as pool:
+        queue = iter(tasks)
+        in_flight: set[Future] = set()
+        for task in queue:
+            in_flight.add(pool.submit(run_task, task))
+            if len(in_flight) >= 2 * jobs:
+                break
+        while in_flight:
+            finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in finished:
+                _save(store, dataset_key, future.result())
+                bar.update(1)
+                nxt = next(queue, None)
+                if nxt is not None:
+                    in_flight.add(pool.submit(run_task, nxt))

@@ -1,0 +1,277 @@
+"""The results store: an SQLite database (WAL mode) beside the estimate audio files.
+
+Tables
+  datasets      dataset_key -> name, spec, size
+  systems       system_key  -> name, family, full config, nominal bitrate
+  separations   one row per (dataset, system, mixture): payload bits, seconds, runtime, PIT permutation
+  estimates     one row per (dataset, system, mixture, output): audio path, seconds, payload bits of that output's stream
+  metric_values one row per (dataset, system, mixture, source, metric, version, field): value or a state with reason
+  runs          one row per ``bench run``: manifest
+
+A separation and its estimate rows are inserted in one transaction, after the audio
+files are in place (atomic renames), so a run killed at any moment leaves either the
+complete result of a mixture or nothing of it.  Primary keys make re-runs idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import pandas as pd
+
+from bench.errors import BenchError
+
+DB_NAME = "bench.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS datasets (
+    dataset_key TEXT PRIMARY KEY, name TEXT NOT NULL, spec_json TEXT NOT NULL,
+    num_mixtures INTEGER NOT NULL, first_seen TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS systems (
+    system_key TEXT PRIMARY KEY, name TEXT NOT NULL, family TEXT NOT NULL,
+    config_json TEXT NOT NULL, nominal_kbps REAL, first_seen TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS separations (
+    dataset_key TEXT NOT NULL, system_key TEXT NOT NULL, mixture_id TEXT NOT NULL,
+    seconds REAL NOT NULL, payload_bits INTEGER, runtime_s REAL NOT NULL,
+    permutation TEXT NOT NULL, info_json TEXT NOT NULL, created TEXT NOT NULL,
+    PRIMARY KEY (dataset_key, system_key, mixture_id));
+CREATE TABLE IF NOT EXISTS estimates (
+    dataset_key TEXT NOT NULL, system_key TEXT NOT NULL, mixture_id TEXT NOT NULL,
+    output_index INTEGER NOT NULL, path TEXT NOT NULL, seconds REAL NOT NULL,
+    sample_rate INTEGER NOT NULL, payload_bits INTEGER,
+    PRIMARY KEY (dataset_key, system_key, mixture_id, output_index));
+CREATE TABLE IF NOT EXISTS metric_values (
+    dataset_key TEXT NOT NULL, system_key TEXT NOT NULL, mixture_id TEXT NOT NULL,
+    source_index INTEGER NOT NULL, metric TEXT NOT NULL, version TEXT NOT NULL,
+    field TEXT NOT NULL, value REAL, status TEXT NOT NULL, reason TEXT,
+    PRIMARY KEY (dataset_key, system_key, mixture_id, source_index, metric, version, field));
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, started TEXT NOT NULL, finished TEXT, manifest_json TEXT NOT NULL);
+"""
+
+#: metric row states; ``unavailable`` rows are retried whenever the metric becomes available
+OK, FAILED, UNAVAILABLE = "ok", "failed", "unavailable"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class EstimateRow:
+    """An estimate file as stored (one output of one system on one mixture)."""
+
+    output_index: int
+    path: str
+    seconds: float
+    sample_rate: int
+    payload_bits: int | None
+
+
+@dataclass(frozen=True)
+class SeparationRow:
+    """Everything stored about one system's result on one mixture."""
+
+    mixture_id: str
+    seconds: float
+    payload_bits: int | None
+    runtime_s: float
+    permutation: tuple[int, ...]
+    estimates: tuple[EstimateRow, ...]
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One metric value (or state) for one reference source of one mixture."""
+
+    mixture_id: str
+    source_index: int
+    metric: str
+    version: str
+    field: str
+    value: float | None
+    status: str = OK
+    reason: str | None = None
+
+
+class Store:
+    """Results directory: ``<root>/bench.sqlite`` plus ``<root>/audio/``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BenchError(f"{self.root}: cannot create results directory ({exc.strerror})") from None
+        self.db_path = self.root / DB_NAME
+        try:
+            self.conn = sqlite3.connect(self.db_path, timeout=60, isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise BenchError(f"{self.db_path}: not a usable results database ({exc})") from None
+        self._check_schema()
+
+    def _check_schema(self) -> None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise BenchError(f"{self.db_path}: schema version {row[0]}, this bench expects {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All-or-nothing block (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- paths ---------------------------------------------------------------------------------
+    def audio_dir(self, system_name: str, system_key: str, dataset_key: str) -> Path:
+        """``audio/<system>/<system key>/<dataset key>/``: one folder per cached configuration."""
+        safe = "".join(c if c.isalnum() or c in "-_.@+" else "_" for c in system_name)
+        return self.root / "audio" / safe / system_key[:12] / dataset_key[:12]
+
+    def resolve(self, stored_path: str) -> Path:
+        """Estimate paths are stored relative to the results root, so the folder can move."""
+        return self.root / stored_path
+
+    def relative(self, path: Path) -> str:
+        return str(path.relative_to(self.root))
+
+    # -- registration --------------------------------------------------------------------------
+    def register_dataset(self, key: str, name: str, spec: dict[str, Any], num_mixtures: int) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO datasets VALUES (?,?,?,?,?)",
+                (key, name, json.dumps(spec, sort_keys=True, default=str), num_mixtures, now()),
+            )
+
+    def register_system(self, key: str, name: str, family: str, config: dict[str, Any],
+                        nominal_kbps: float | None) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO systems VALUES (?,?,?,?,?,?)",
+                (key, name, family, json.dumps(config, sort_keys=True, default=str), nominal_kbps, now()),
+            )
+
+    # -- separations ---------------------------------------------------------------------------
+    def done_mixtures(self, dataset_key: str, system_key: str) -> set[str]:
+        rows = self.conn.execute(
+            "SELECT mixture_id FROM separations WHERE dataset_key=? AND system_key=?", (dataset_key, system_key)
+        )
+        return {r[0] for r in rows}
+
+    def add_separations(self, dataset_key: str, system_key: str, rows: Sequence[SeparationRow]) -> None:
+        """Insert separations with their estimates; the audio files must already exist."""
+        with self.transaction() as conn:
+            for row in rows:
+                conn.execute(
+                    "INSERT OR REPLACE INTO separations VALUES (?,?,?,?,?,?,?,?,?)",
+                    (dataset_key, system_key, row.mixture_id, row.seconds, row.payload_bits, row.runtime_s,
+                     json.dumps(list(row.permutation)), json.dumps(row.info, sort_keys=True, default=str), now()),
+                )
+                conn.executemany(
+                    "INSERT OR REPLACE INTO estimates VALUES (?,?,?,?,?,?,?,?)",
+                    [(dataset_key, system_key, row.mixture_id, e.output_index, e.path, e.seconds, e.sample_rate,
+                      e.payload_bits) for e in row.estimates],
+                )
+
+    def separation(self, dataset_key: str, system_key: str, mixture_id: str) -> SeparationRow | None:
+        head = self.conn.execute(
+            "SELECT seconds, payload_bits, runtime_s, permutation, info_json FROM separations "
+            "WHERE dataset_key=? AND system_key=? AND mixture_id=?", (dataset_key, system_key, mixture_id),
+        ).fetchone()
+        if head is None:
+            return None
+        outs = self.conn.execute(
+            "SELECT output_index, path, seconds, sample_rate, payload_bits FROM estimates "
+            "WHERE dataset_key=? AND system_key=? AND mixture_id=? ORDER BY output_index",
+            (dataset_key, system_key, mixture_id),
+        ).fetchall()
+        return SeparationRow(mixture_id, head[0], head[1], head[2], tuple(json.loads(head[3])),
+                             tuple(EstimateRow(*o) for o in outs), json.loads(head[4]))
+
+    # -- metric values -------------------------------------------------------------------------
+    def metric_done(self, dataset_key: str, system_key: str, metric: str, version: str) -> set[str]:
+        """Mixtures whose every source has a settled (ok/failed) row for this metric version."""
+        rows = self.conn.execute(
+            "SELECT mixture_id FROM metric_values WHERE dataset_key=? AND system_key=? AND metric=? "
+            "AND version=? AND status IN (?, ?) GROUP BY mixture_id",
+            (dataset_key, system_key, metric, version, OK, FAILED),
+        )
+        return {r[0] for r in rows}
+
+    def add_metric_values(self, dataset_key: str, system_key: str, rows: Iterable[MetricRow]) -> None:
+        rows = list(rows)
+        with self.transaction() as conn:
+            # an earlier 'unavailable' state for the same metric is superseded by real values
+            settled = {(r.mixture_id, r.source_index, r.metric, r.version) for r in rows if r.status != UNAVAILABLE}
+            conn.executemany(
+                "DELETE FROM metric_values WHERE dataset_key=? AND system_key=? AND mixture_id=? "
+                "AND source_index=? AND metric=? AND version=? AND status=?",
+                [(dataset_key, system_key, m, s, n, v, UNAVAILABLE) for (m, s, n, v) in settled],
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO metric_values VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(dataset_key, system_key, r.mixture_id, r.source_index, r.metric, r.version, r.field, r.value,
+                  r.status, r.reason) for r in rows],
+            )
+
+    # -- runs ----------------------------------------------------------------------------------
+    def start_run(self, run_id: str, manifest: dict[str, Any]) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO runs VALUES (?,?,?,?)", (run_id, now(), None, json.dumps(manifest, default=str)))
+
+    def finish_run(self, run_id: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET finished=? WHERE run_id=?", (now(), run_id))
+
+    def latest_dataset_key(self) -> str | None:
+        row = self.conn.execute(
+            "SELECT dataset_key FROM separations ORDER BY created DESC, rowid DESC LIMIT 1"
+        ).fetchone()
+        return row[0] if row else None
+
+    # -- tables for reports ----------------------------------------------------------------------
+    def frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        return pd.read_sql_query(sql, self.conn, params=list(params))
+
+    def metric_frame(self, dataset_key: str) -> pd.DataFrame:
+        """All metric rows of one dataset joined with system names (one row per value)."""
+        return self.frame(
+            "SELECT s.name AS system, m.system_key, m.mixture_id, m.source_index, m.metric, m.version, m.field, "
+            "m.value, m.status, m.reason FROM metric_values m JOIN systems s USING (system_key) "
+            "WHERE m.dataset_key=?", (dataset_key,),
+        )
+
+    def separation_frame(self, dataset_key: str) -> pd.DataFrame:
+        return self.frame(
+            "SELECT s.name AS system, s.system_key, s.nominal_kbps, p.mixture_id, p.seconds, p.payload_bits, "
+            "p.runtime_s FROM separations p JOIN systems s USING (system_key) WHERE p.dataset_key=?",
+            (dataset_key,),
+        )
+
+
+def open_existing(root: Path) -> Store:
+    """Open a results directory that must already hold a database (for ``bench report``)."""
+    if not (Path(root) / DB_NAME).exists():
+        raise BenchError(f"{Path(root) / DB_NAME}: no results here (run `bench run --results {root}` first)")
+    return Store(root)

@@ -1,0 +1,1 @@
+"""Metrics, installed as ``bench.metrics``: one module per metric family."""

@@ -1,0 +1,1 @@
+"""JSAC systems (CodeSep, TokenSplit), installed as ``bench.systems``."""
