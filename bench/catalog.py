@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 SYSTEMS: Registry = Registry("system", "jsac_bench.systems")
 METRICS: Registry = Registry("metric", "jsac_bench.metrics")
+#: training recipes for `bench train <name>`: modules with light top-level imports that define
+#: ``add_arguments(parser)`` and ``run(args) -> int`` (heavy imports go inside ``run``)
+TRAINERS: Registry = Registry("training recipe", "jsac_bench.trainers")
 
 # -- systems: family name -> System subclass; `listed` is what `bench systems` shows
 SYSTEMS.register("mixture", "bench.baselines.reference:MixtureSystem", listed=["mixture"])
@@ -26,6 +29,8 @@ SYSTEMS.register("clean", "bench.baselines.reference:CleanSystem", listed=["clea
 
 # -- metrics: name -> Metric subclass
 METRICS.register("sisnri", "bench.metrics.sisnr:SISNRi")
+
+# -- training recipes: name -> "module:" exposing add_arguments/run
 
 
 def build_system(spec: "SystemSpec", device: str = "cpu", sample_rate: int = 16000) -> "System":

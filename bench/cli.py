@@ -221,7 +221,43 @@ def build_parser() -> argparse.ArgumentParser:
     _add_synth_arguments(p)
     add_common(p)
     p.set_defaults(func=cmd_data_synth)
+
+    _add_train_commands(sub)
+    _add_module_command(sub, "assets", "bench.assets", "model weights: status and download")
     return parser
+
+
+def _add_train_commands(sub) -> None:
+    """``bench train <recipe>``: one sub-command per registered training recipe."""
+    import importlib
+
+    from bench.catalog import TRAINERS
+
+    train = sub.add_parser("train", help="train the project's models (recipes)")
+    recipes = train.add_subparsers(dest="recipe", required=True)
+    for name in TRAINERS.names():
+        entry = TRAINERS.entry(name)
+        module = importlib.import_module(str(entry.target).partition(":")[0])
+        p = recipes.add_parser(name, help=(module.__doc__ or name).strip().splitlines()[0])
+        module.add_arguments(p)
+        add_common(p)
+        p.set_defaults(func=module.run)
+
+
+def _add_module_command(sub, name: str, module_name: str, help_text: str) -> None:
+    """A sub-command implemented by a library module's ``add_arguments``/``run`` (if installed)."""
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return
+    p = sub.add_parser(name, help=help_text)
+    module.add_arguments(p)
+    add_common(p)
+    p.set_defaults(func=module.run)
 
 
 def _add_synth_arguments(parser: argparse.ArgumentParser) -> None:

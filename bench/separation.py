@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Iterator, Sequence, TypeVar
 
 import numpy as np
@@ -60,6 +61,7 @@ def separate_dataset(dataset, system: System, system_key: str, dataset_key: str,
         log.info("%s: all %d mixtures cached", system.name, len(dataset.mixtures))
         return 0
     out_dir = store.audio_dir(system.name, system_key, dataset_key)
+    remove_stale_temporaries(out_dir)
     bar = progress_bar(len(pending), desc=f"separate {system.name}")
     try:
         for batch in chunks(pending, system.max_batch_size):
@@ -80,6 +82,13 @@ def separate_dataset(dataset, system: System, system_key: str, dataset_key: str,
     finally:
         bar.close()
     return len(pending)
+
+
+def remove_stale_temporaries(out_dir: Path) -> None:
+    """Delete temporary files a killed run left mid-write (they never have a row)."""
+    if out_dir.exists():
+        for stale in out_dir.rglob(".tmp-*"):
+            stale.unlink(missing_ok=True)
 
 
 def _store_one(item: LoadedMixture, result: Separation, system: System, out_dir, store: Store,
