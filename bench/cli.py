@@ -118,7 +118,7 @@ def resolve_dataset_key(store, prefix: str | None) -> str | None:
 
 def cmd_systems(args: argparse.Namespace) -> int:
     from bench.catalog import SYSTEMS
-    from bench.config import load_config
+    from bench.config import load_config, resolve_system_spec
 
     config = load_config(args.config)
     rows = []
@@ -130,8 +130,6 @@ def cmd_systems(args: argparse.Namespace) -> int:
         rows.append((name, str(table["family"]), {k: v for k, v in table.items() if k != "family"}))
     print(f"{'system':<24} {'family':<12} {'nominal kbps':>12}  weights")
     for name, family, options in rows:
-        from bench.config import resolve_system_spec
-
         spec = resolve_system_spec(name, config)
         try:
             cls = SYSTEMS.entry(family).load()
