@@ -264,17 +264,35 @@ def _add_synth_arguments(parser: argparse.ArgumentParser) -> None:
     command.add_arguments(parser)
 
 
+class OneLineFormatter(logging.Formatter):
+    """Console records without tracebacks: those go to the run's log file only."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text
+        record.exc_info, record.exc_text = None, None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info, record.exc_text = saved
+
+
+_CONSOLE: logging.Handler | None = None
+
+
 def configure_logging(args: argparse.Namespace) -> None:
+    """Console: warnings (everything with -v), one line each; the run log file gets INFO and up."""
+    global _CONSOLE
     from bench.progress import set_quiet
 
     set_quiet(getattr(args, "quiet", False))
     verbose = getattr(args, "verbose", False)
-    # the console shows warnings (or everything with -v); the run's log file gets INFO and up
-    console = logging.StreamHandler(sys.stderr)
-    console.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
-    root.addHandler(console)
+    if _CONSOLE is not None:
+        root.removeHandler(_CONSOLE)
+    _CONSOLE = logging.StreamHandler(sys.stderr)
+    _CONSOLE.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    _CONSOLE.setFormatter(OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(_CONSOLE)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for noisy in ("matplotlib", "numba", "speechbrain", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -65,23 +65,58 @@ def separate_dataset(dataset, system: System, system_key: str, dataset_key: str,
     bar = progress_bar(len(pending), desc=f"separate {system.name}")
     try:
         for batch in chunks(pending, system.max_batch_size):
-            loaded = [dataset.load(m) for m in batch]
-            inputs = [system_input(item, system) for item in loaded]
-            start = time.perf_counter()
-            results = system.separate(inputs)
-            elapsed = time.perf_counter() - start
-            if len(results) != len(inputs):
-                raise BenchError(f"system {system.name!r} returned {len(results)} results for {len(inputs)} mixtures")
-            total_samples = sum(item.record.num_samples for item in loaded)
-            rows = []
-            for item, result in zip(loaded, results):
-                share = elapsed * item.record.num_samples / total_samples
-                rows.append(_store_one(item, result, system, out_dir, store, share))
-            store.add_separations(dataset_key, system_key, rows)
-            bar.update(len(batch))
+            loaded, load_error = _load_until_error(dataset, batch)
+            if loaded:
+                _separate_batch(system, loaded, out_dir, store, dataset_key, system_key)
+                bar.update(len(loaded))
+            if load_error is not None:
+                raise load_error
     finally:
         bar.close()
     return len(pending)
+
+
+def _load_until_error(dataset, batch: Sequence[Mixture]) -> tuple[list[LoadedMixture], BenchError | None]:
+    """Load a batch; on bad input, return what loaded before it so that work is still stored."""
+    loaded = []
+    for mixture in batch:
+        try:
+            loaded.append(dataset.load(mixture))
+        except BenchError as exc:
+            return loaded, exc
+    return loaded, None
+
+
+def _separate_batch(system: System, loaded: list[LoadedMixture], out_dir: Path, store: Store, dataset_key: str,
+                    system_key: str) -> None:
+    """Separate loaded mixtures, write their estimates, then commit their rows together."""
+    inputs = [system_input(item, system) for item in loaded]
+    start = time.perf_counter()
+    results = _call_system(system, inputs)
+    elapsed = time.perf_counter() - start
+    if len(results) != len(inputs):
+        raise BenchError(f"system {system.name!r} returned {len(results)} results for {len(inputs)} mixtures")
+    total_samples = sum(item.record.num_samples for item in loaded)
+    rows = []
+    for item, result in zip(loaded, results):
+        share = elapsed * item.record.num_samples / total_samples  # batch time split by length
+        rows.append(_store_one(item, result, system, out_dir, store, share))
+    store.add_separations(dataset_key, system_key, rows)
+
+
+def _call_system(system: System, inputs: Sequence[LoadedMixture]) -> list[Separation]:
+    """Run the system; its own crash becomes one line naming it (traceback in the run log)."""
+    try:
+        return system.separate(inputs)
+    except BenchError:
+        raise
+    except Exception as exc:
+        ids = inputs[0].record.mixture_id + (f" (+{len(inputs) - 1} more in the batch)" if len(inputs) > 1 else "")
+        # INFO: the traceback goes to the run log file; the console gets the one-line error below
+        log.info("system %s failed on %s", system.name, [item.record.mixture_id for item in inputs], exc_info=True)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise BenchError(f"system {system.name!r} failed on {ids}: {type(exc).__name__}: {first} "
+                         "(traceback in the run log)") from None
 
 
 def remove_stale_temporaries(out_dir: Path) -> None:

@@ -205,3 +205,30 @@ def test_data_check_cli(small_tree: Path, capsys):
     out = capsys.readouterr().out
     assert f"error: {victim}: 2 channels, expected 1 (mono)" in out
     assert "2 errors" in out
+
+
+def test_bad_file_mid_run_keeps_finished_work(small_tree: Path, tmp_path: Path, capsys, monkeypatch):
+    """A corrupt source half-way stops the run with one line; earlier mixtures stay stored."""
+    monkeypatch.chdir(tmp_path)
+    dataset = open_dataset(DatasetSpec(root=small_tree))
+    victim = dataset.mixtures[5].source_paths[1]
+    victim.write_bytes(b"RIFF-not-really-a-wav")
+    assert main(["run", "--systems", "mixture", "--data", str(small_tree), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(victim) in err
+    assert count_rows(tmp_path / "results" / "bench.sqlite")["separations"] == 5
+
+
+def test_crashing_system_is_named_in_one_line(small_tree: Path, tmp_path: Path, capsys, monkeypatch):
+    from bench.baselines.reference import MixtureSystem
+
+    def boom(self, batch):
+        raise ValueError("shapes do not match\nsecond line")
+
+    monkeypatch.setattr(MixtureSystem, "separate", boom)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--systems", "mixture", "--data", str(small_tree), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "system 'mixture' failed on" in err and "ValueError: shapes do not match" in err and "\n" not in err
+    logs = list((tmp_path / "results" / "runs").glob("*/bench.log"))
+    assert logs and "Traceback" in logs[0].read_text()
