@@ -96,12 +96,64 @@ def check_device(device: str) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bench.report.plain import build_plain_report, render
     from bench.store import open_existing
 
     store = open_existing(args.results)
-    report = build_plain_report(store, resolve_dataset_key(store, args.dataset))
-    print(render(report, args.format))
+    dataset_key = resolve_dataset_key(store, args.dataset)
+    if args.table is None:
+        from bench.report.plain import build_plain_report, render
+
+        print(render(build_plain_report(store, dataset_key), args.format))
+        return 0
+    from bench.config import load_config
+    from bench.report.layouts import layout_for
+    from bench.report.render import to_csv, to_latex, to_markdown, write_table_files
+    from bench.report.tables import build_table
+
+    layout = layout_for(args.table, load_config(args.config))
+    table = build_table(store, layout, dataset_key or latest_key(store), with_paper=args.paper,
+                        resamples=args.resamples, seed=args.seed)
+    paths = write_table_files(table, args.out or store.root, ci=args.ci)
+    text = {"md": to_markdown(table, args.ci), "csv": to_csv(table), "json": None}.get(args.format)
+    print(text if text is not None else table_json(table))
+    if not args.quiet:
+        print("\nwrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
+    return 0
+
+
+def latest_key(store) -> str:
+    key = store.latest_dataset_key()
+    if key is None:
+        raise BenchError(f"{store.db_path}: no results yet (run `bench run` first)")
+    return key
+
+
+def table_json(table) -> str:
+    import json
+
+    from bench.report.tables import values_frame
+
+    return json.dumps(json.loads(values_frame(table).to_json(orient="records")), indent=2)
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from bench.report.plots import per_utterance, rate_quality
+    from bench.store import open_existing
+
+    store = open_existing(args.results)
+    dataset_key = resolve_dataset_key(store, args.dataset) or latest_key(store)
+    out_dir = args.out or store.root
+    if args.plot == "rate-quality":
+        from bench.report.plots import DEFAULT_RATE_METRICS
+
+        metrics = DEFAULT_RATE_METRICS
+        if args.columns:
+            metrics = tuple((c, c) for c in args.columns.split(","))
+        paths = rate_quality(store, dataset_key, out_dir / "rate_quality", metrics=metrics)
+    else:
+        paths = per_utterance(store, dataset_key, args.metric, out_dir / f"per_utterance_{args.metric}",
+                              kind=args.kind)
+    print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
 
@@ -192,12 +244,32 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("report", help="per-system means of every stored metric")
+    p = sub.add_parser("report", help="per-system means of every stored metric, or a paper table (--table)")
+    p.add_argument("--table", choices=["1", "2", "3", "4", "tokensplit"],
+                   help="print a paper table and write results/table<N>.{md,tex,csv}")
     p.add_argument("--format", default="md", choices=["md", "csv", "json"])
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     p.add_argument("--dataset", help="dataset key prefix or name (default: that of the latest run)")
+    p.add_argument("--ci", action=argparse.BooleanOptionalAction, default=True,
+                   help="print 95%% bootstrap confidence intervals (default on)")
+    p.add_argument("--paper", action="store_true", help="add the papers' published values beside ours")
+    p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--out", type=Path, help="where table files go (default: the results directory)")
+    p.add_argument("--config", type=Path, help="bench.toml with [tables.N] rows")
     add_common(p)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("plot", help="rate-quality and per-utterance plots")
+    p.add_argument("plot", choices=["rate-quality", "per-utterance"])
+    p.add_argument("--metric", default="dnsmos_p808", help="column for per-utterance (e.g. dnsmos_p808, sisnri_db)")
+    p.add_argument("--kind", default="box", choices=["box", "violin"])
+    p.add_argument("--columns", help="rate-quality columns (default utmos,dnsmos_p808,dwer,stoi)")
+    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    p.add_argument("--dataset", help="dataset key prefix or name (default: that of the latest run)")
+    p.add_argument("--out", type=Path, help="output directory (default: the results directory)")
+    add_common(p)
+    p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("systems", help="list registered systems, their bitrates and weights")
     p.add_argument("--config", type=Path)

@@ -1,0 +1,120 @@
+"""Rate–quality and per-utterance plots from the store (matplotlib, Agg backend).
+
+``rate_quality``: for each metric, value vs measured bitrate on a log axis; one line per
+pipeline family (FSTC, FCTS, codec-only) across its bitrates, CodeSep/TokenSplit as
+points, unbounded systems (Sepformer, clean) as horizontal references; error bars are
+the same bootstrap CIs the tables print.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from bench.errors import BenchError
+from bench.report.layouts import row_label
+from bench.report.stats import bootstrap_ci
+from bench.report.tables import _values, bitrate_parts, metric_parts, system_keys
+from bench.store import OK, Store
+
+LINE_FAMILIES = ("fstc", "fcts", "codec")
+DEFAULT_RATE_METRICS = (("utmos", "UTMOS"), ("dnsmos_p808", "DNSMOS (P.808)"), ("dwer", "DWER"),
+                        ("stoi", "STOI"))
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _points(store: Store, dataset_key: str, column: str, resamples: int, seed: int) -> pd.DataFrame:
+    records = []
+    families = store.frame("SELECT system_key, family FROM systems")
+    family_of = dict(zip(families["system_key"], families["family"]))
+    for name, key in system_keys(store, dataset_key).items():
+        values = _values(store, dataset_key, key)
+        part = metric_parts(values[values["status"] == OK], column)
+        if part is None:
+            continue
+        rate, _, unbounded = bitrate_parts(store, dataset_key, key)
+        low, high = bootstrap_ci(part, resamples, seed)
+        records.append({"system": name, "family": family_of.get(key, name), "value": part.value, "low": low,
+                        "high": high, "kbps": None if unbounded else rate.value})
+    return pd.DataFrame(records)
+
+
+def rate_quality(store: Store, dataset_key: str, out: Path, metrics=DEFAULT_RATE_METRICS, resamples: int = 1000,
+                 seed: int = 0) -> list[Path]:
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
+    drawn = 0
+    for ax, (column, title) in zip(axes[0], metrics):
+        frame = _points(store, dataset_key, column, resamples, seed)
+        ax.set_title(title)
+        ax.set_xscale("log")
+        ax.set_xlabel("measured bitrate (kbps)")
+        ax.grid(True, which="both", alpha=0.3)
+        if frame.empty:
+            ax.text(0.5, 0.5, "not computed", ha="center", va="center", transform=ax.transAxes, color="grey")
+            continue
+        drawn += 1
+        bounded = frame[frame["kbps"].notna()]
+        for family, group in bounded.groupby("family"):
+            group = group.sort_values("kbps")
+            err = [group["value"] - group["low"], group["high"] - group["value"]]
+            if family in LINE_FAMILIES:
+                ax.errorbar(group["kbps"], group["value"], yerr=err, marker="o", capsize=3, label=row_label(family))
+            else:
+                ax.errorbar(group["kbps"], group["value"], yerr=err, marker="*", markersize=12, linestyle="none",
+                            capsize=3, label=row_label(family))
+        for _, point in frame[frame["kbps"].isna()].iterrows():
+            ax.axhline(point["value"], linestyle="--", alpha=0.7, color="grey" if point["family"] != "sepformer"
+                       else "black", label=f"{row_label(point['system'])} (unbounded)")
+        ax.legend(fontsize=7)
+    if drawn == 0:
+        plt.close(fig)
+        raise BenchError("no stored metric to plot (run `bench run` with utmos, dnsmos, dwer or stoi first)")
+    fig.tight_layout()
+    paths = [out.with_suffix(".png"), out.with_suffix(".pdf")]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return paths
+
+
+def per_utterance(store: Store, dataset_key: str, column: str, out: Path, kind: str = "box") -> list[Path]:
+    """Distribution of per-mixture values of one column for each system."""
+    plt = _pyplot()
+    data, labels = [], []
+    for name, key in system_keys(store, dataset_key).items():
+        values = _values(store, dataset_key, key)
+        part = metric_parts(values[values["status"] == OK], column)
+        if part is None:
+            continue
+        data.append(list(part.per_mixture().values()))
+        labels.append(name)
+    if not data:
+        raise BenchError(f"no stored values for column {column!r} (see `bench report` for what exists)")
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(data) + 1.5), 3.8))
+    if kind == "violin":
+        ax.violinplot(data, showmedians=True)
+        ax.set_xticks(range(1, len(labels) + 1), labels)
+    else:
+        ax.boxplot(data, tick_labels=labels)
+    ax.set_ylabel(column)
+    ax.set_title(f"per-mixture {column}")
+    ax.grid(True, axis="y", alpha=0.3)
+    plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
+    fig.tight_layout()
+    paths = [out.with_suffix(".png"), out.with_suffix(".pdf")]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return paths
