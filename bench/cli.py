@@ -60,6 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.config import load_config, split_names
     from bench.data.libri2mix import open_dataset
     from bench.runner import RunRequest, run
+    from bench.sharding import parse_shard
     from bench.store import Store
 
     if args.jobs < 1:
@@ -75,12 +76,46 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise BenchError(f"{dataset.name}: the selection holds no mixtures")
     store = Store(args.results)
     request = RunRequest(systems=systems, metrics=metrics, device=args.device, jobs=args.jobs,
-                         threads=args.threads, argv=sys.argv)
+                         threads=args.threads, argv=sys.argv, metrics_enabled=not args.no_metrics,
+                         shard=parse_shard(args.shard) if args.shard else None)
     summary = run(request, dataset, store, config)
     if not args.quiet:
         done = ", ".join(f"{k}: {v} new" for k, v in summary.separated.items())
         print(f"run {summary.run_id}: {len(dataset)} mixtures ({done}); {summary.scored} mixtures scored; "
               f"results in {store.root}, log in {summary.run_dir}")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from bench.catalog import METRICS
+    from bench.config import split_names
+    from bench.data.libri2mix import open_dataset
+    from bench.runner import RunRequest, score_stored
+    from bench.sharding import parse_shard
+    from bench.store import open_existing
+
+    if args.jobs < 1:
+        raise BenchError(f"--jobs must be at least 1, got {args.jobs}")
+    metrics = split_names(args.metrics) if args.metrics else METRICS.names()
+    for name in metrics:
+        METRICS.entry(name)
+    store = open_existing(args.results)
+    dataset = open_dataset(dataset_spec(args, args.data))
+    request = RunRequest(systems=split_names(args.systems) if args.systems else [], metrics=metrics,
+                         jobs=args.jobs, threads=args.threads, argv=sys.argv,
+                         shard=parse_shard(args.shard) if args.shard else None)
+    scored = score_stored(request, dataset, store)
+    if not args.quiet:
+        print(f"{scored} mixtures scored; results in {store.root}")
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from bench.merge import merge_results
+
+    summary = merge_results(args.inputs, args.results)
+    rows = ", ".join(f"{table} +{n}" for table, n in summary.rows.items() if n)
+    print(f"merged {summary.sources} result directories into {args.results}: {rows}; {summary.files} audio files")
     return 0
 
 
@@ -240,9 +275,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="math threads per metric worker")
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results directory (default ./results)")
     p.add_argument("--config", type=Path, help="bench.toml (default: ./bench.toml if present)")
+    p.add_argument("--no-metrics", action="store_true", help="stop after separation (score later: bench score)")
+    p.add_argument("--shard", help="k/n: handle only the k-th of n round-robin slices of the mixtures")
     add_dataset_arguments(p)
     add_common(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("score", help="compute metrics for estimates already stored")
+    p.add_argument("--systems", help="comma-separated stored system names (default: all stored)")
+    p.add_argument("--metrics", help="comma-separated metric names (default: every registered metric)")
+    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    p.add_argument("--shard", help="k/n: score only the k-th of n slices")
+    add_dataset_arguments(p)
+    add_common(p)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("merge", help="combine shard result directories (refuses inconsistent ones)")
+    p.add_argument("inputs", nargs="+", type=Path, help="result directories of the shards")
+    p.add_argument("--results", type=Path, required=True, help="output directory")
+    add_common(p)
+    p.set_defaults(func=cmd_merge)
 
     p = sub.add_parser("report", help="per-system means of every stored metric, or a paper table (--table)")
     p.add_argument("--table", choices=["1", "2", "3", "4", "tokensplit"],

@@ -18,7 +18,9 @@ from bench.catalog import build_system
 from bench.config import BenchConfig, resolve_system_spec
 from bench.manifest import build_manifest
 from bench.scoring import score
+from bench.errors import BenchError
 from bench.separation import separate_dataset
+from bench.sharding import ShardView
 from bench.store import Store
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,10 @@ class RunRequest:
     jobs: int = 1
     threads: int = 1
     argv: list[str] = field(default_factory=list)
+    #: stop after separation (``--no-metrics``); ``bench score`` fills the metrics later
+    metrics_enabled: bool = True
+    #: (k, n): this run handles the k-th of n round-robin slices of the dataset
+    shard: tuple[int, int] | None = None
 
 
 @dataclass
@@ -55,6 +61,9 @@ def new_run_dir(store: Store) -> tuple[str, Path]:
 def run(request: RunRequest, dataset, store: Store, config: BenchConfig | None = None) -> RunSummary:
     """Run every system on every mixture, then every metric; skips what is already stored."""
     config = config or BenchConfig()
+    full_dataset = dataset
+    if request.shard is not None:
+        dataset = ShardView(dataset, *request.shard)
     specs = [resolve_system_spec(name, config) for name in request.systems]
     systems = [build_system(spec, device=request.device, sample_rate=dataset.mixtures[0].sample_rate
                             if len(dataset) else 16000) for spec in specs]
@@ -69,23 +78,50 @@ def run(request: RunRequest, dataset, store: Store, config: BenchConfig | None =
         manifest = build_manifest(
             request.argv, dataset,
             [{"name": s.name, "key": k, "config": s.config(), "nominal_kbps": s.nominal_kbps} for s, k in keyed],
-            list(request.metrics), request.device, request.jobs,
+            list(request.metrics) if request.metrics_enabled else [], request.device, request.jobs,
         )
+        manifest["shard"] = list(request.shard) if request.shard else None
         (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
         store.start_run(run_id, manifest)
-        store.register_dataset(dataset_key, dataset.name, _spec_dict(dataset), len(dataset))
+        # a shard registers the whole dataset, so every shard's row is identical
+        store.register_dataset(dataset_key, full_dataset.name, _spec_dict(full_dataset), len(full_dataset))
         separated: dict[str, int] = {}
         for system, key in keyed:
             store.register_system(key, system.name, system.family, system.config(), system.nominal_kbps)
             separated[system.name] = separate_dataset(dataset, system, key, dataset_key, store)
             log.info("%s (%s): separated %d new mixtures", system.name, key, separated[system.name])
-        scored = score(dataset, [(s.name, k) for s, k in keyed], request.metrics, store, dataset_key,
-                       jobs=request.jobs, threads=request.threads)
+        scored = 0
+        if request.metrics_enabled:
+            scored = score(dataset, [(s.name, k) for s, k in keyed], request.metrics, store, dataset_key,
+                           jobs=request.jobs, threads=request.threads)
         store.finish_run(run_id)
         return RunSummary(run_id, run_dir, dataset_key, separated, scored)
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()
+
+
+def score_stored(request: RunRequest, dataset, store: Store) -> int:
+    """``bench score``: metrics for estimates already in the store (no system is loaded).
+
+    ``request.systems`` empty means every system stored for this dataset; each name
+    maps to its most recent system key on the dataset.
+    """
+    if request.shard is not None:
+        dataset = ShardView(dataset, *request.shard)
+    dataset_key = dataset.fingerprint
+    stored = store.frame(
+        "SELECT s.name, p.system_key, MAX(p.created) AS last FROM separations p JOIN systems s USING (system_key) "
+        "WHERE p.dataset_key=? GROUP BY s.name, p.system_key ORDER BY last", (dataset_key,))
+    keys = dict(zip(stored["name"], stored["system_key"]))
+    if not keys:
+        raise BenchError(f"{store.db_path}: no stored estimates for dataset {dataset.name}; run `bench run` first")
+    names = list(request.systems) or list(keys)
+    missing = [n for n in names if n not in keys]
+    if missing:
+        raise BenchError(f"no stored estimates for {', '.join(missing)} on {dataset.name}; stored: {', '.join(keys)}")
+    return score(dataset, [(n, keys[n]) for n in names], request.metrics, store, dataset_key,
+                 jobs=request.jobs, threads=request.threads)
 
 
 def _spec_dict(dataset) -> dict:
