@@ -49,6 +49,12 @@ def dataset_spec(args: argparse.Namespace, root: str | None):
     )
 
 
+def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--executor", default="local", choices=["local", "ray"],
+                        help="local (default) or ray: tasks on a Ray cluster (needs a shared filesystem)")
+    parser.add_argument("--address", help="Ray cluster address (default: start a local Ray on loopback)")
+
+
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -77,7 +83,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = Store(args.results)
     request = RunRequest(systems=systems, metrics=metrics, device=args.device, jobs=args.jobs,
                          threads=args.threads, argv=sys.argv, metrics_enabled=not args.no_metrics,
-                         shard=parse_shard(args.shard) if args.shard else None)
+                         shard=parse_shard(args.shard) if args.shard else None, executor=args.executor,
+                         ray_address=args.address)
     summary = run(request, dataset, store, config)
     if not args.quiet:
         done = ", ".join(f"{k}: {v} new" for k, v in summary.separated.items())
@@ -103,7 +110,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     dataset = open_dataset(dataset_spec(args, args.data))
     request = RunRequest(systems=split_names(args.systems) if args.systems else [], metrics=metrics,
                          jobs=args.jobs, threads=args.threads, argv=sys.argv,
-                         shard=parse_shard(args.shard) if args.shard else None)
+                         shard=parse_shard(args.shard) if args.shard else None, executor=args.executor,
+                         ray_address=args.address)
     scored = score_stored(request, dataset, store)
     if not args.quiet:
         print(f"{scored} mixtures scored; results in {store.root}")
@@ -277,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, help="bench.toml (default: ./bench.toml if present)")
     p.add_argument("--no-metrics", action="store_true", help="stop after separation (score later: bench score)")
     p.add_argument("--shard", help="k/n: handle only the k-th of n round-robin slices of the mixtures")
+    add_executor_arguments(p)
     add_dataset_arguments(p)
     add_common(p)
     p.set_defaults(func=cmd_run)
@@ -288,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     p.add_argument("--shard", help="k/n: score only the k-th of n slices")
+    add_executor_arguments(p)
     add_dataset_arguments(p)
     add_common(p)
     p.set_defaults(func=cmd_score)
@@ -348,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_train_commands(sub)
     _add_module_command(sub, "assets", "bench.assets", "model weights: status and download")
+    _add_module_command(sub, "listen", "bench.listen.command", "listening tests: export AMT batches, analyze results")
     return parser
 
 

@@ -40,6 +40,10 @@ class RunRequest:
     metrics_enabled: bool = True
     #: (k, n): this run handles the k-th of n round-robin slices of the dataset
     shard: tuple[int, int] | None = None
+    #: "local" (this process + a metric worker pool) or "ray" (tasks on a Ray cluster)
+    executor: str = "local"
+    #: Ray cluster address (None: start a local Ray instance)
+    ray_address: str | None = None
 
 
 @dataclass
@@ -86,14 +90,24 @@ def run(request: RunRequest, dataset, store: Store, config: BenchConfig | None =
         # a shard registers the whole dataset, so every shard's row is identical
         store.register_dataset(dataset_key, full_dataset.name, _spec_dict(full_dataset), len(full_dataset))
         separated: dict[str, int] = {}
-        for system, key in keyed:
+        if request.executor == "ray":
+            from bench.ray_executor import connect
+
+            connect(request.ray_address, num_cpus=request.jobs if request.ray_address is None else None)
+        for spec, (system, key) in zip(specs, keyed):
             store.register_system(key, system.name, system.family, system.config(), system.nominal_kbps)
-            separated[system.name] = separate_dataset(dataset, system, key, dataset_key, store)
+            if request.executor == "ray":
+                from bench.ray_executor import separate_on_ray
+
+                separated[system.name] = separate_on_ray(dataset, spec, system, key, dataset_key, store,
+                                                         request.device)
+            else:
+                separated[system.name] = separate_dataset(dataset, system, key, dataset_key, store)
             log.info("%s (%s): separated %d new mixtures", system.name, key, separated[system.name])
         scored = 0
         if request.metrics_enabled:
             scored = score(dataset, [(s.name, k) for s, k in keyed], request.metrics, store, dataset_key,
-                           jobs=request.jobs, threads=request.threads)
+                           jobs=request.jobs, threads=request.threads, executor=request.executor)
         store.finish_run(run_id)
         return RunSummary(run_id, run_dir, dataset_key, separated, scored)
     finally:
@@ -120,8 +134,12 @@ def score_stored(request: RunRequest, dataset, store: Store) -> int:
     missing = [n for n in names if n not in keys]
     if missing:
         raise BenchError(f"no stored estimates for {', '.join(missing)} on {dataset.name}; stored: {', '.join(keys)}")
+    if request.executor == "ray":
+        from bench.ray_executor import connect
+
+        connect(request.ray_address, num_cpus=request.jobs if request.ray_address is None else None)
     return score(dataset, [(n, keys[n]) for n in names], request.metrics, store, dataset_key,
-                 jobs=request.jobs, threads=request.threads)
+                 jobs=request.jobs, threads=request.threads, executor=request.executor)
 
 
 def _spec_dict(dataset) -> dict:

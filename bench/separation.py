@@ -1,16 +1,19 @@
 """Separation stage: run one system over a dataset and store estimates and payloads.
 
 For each pending mixture (resumable: finished ones are skipped) the stage loads the
-audio, calls the system, brings estimates back to the dataset rate, resolves the PIT
-permutation once, writes the estimate files atomically and then commits the rows.
+audio, calls the system, brings estimates back to the dataset rate and resolves the
+PIT permutation once (:func:`compute_batch`, which an executor may run remotely);
+then the driver writes the estimate files atomically and commits the rows
+(:func:`store_computed`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence, TypeVar
+from typing import Any, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -26,9 +29,27 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+@dataclass
+class Computed:
+    """One mixture's separation, ready to store: estimates at the dataset rate, in system order."""
+
+    record: Mixture
+    estimates: np.ndarray
+    permutation: tuple[int, ...]
+    payload_bits: int | None
+    output_bits: list[int | None]
+    runtime_s: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), max(1, size)):
         yield items[start:start + max(1, size)]
+
+
+def pending_mixtures(dataset, store: Store, dataset_key: str, system_key: str) -> list[Mixture]:
+    done = store.done_mixtures(dataset_key, system_key)
+    return [m for m in dataset.mixtures if m.mixture_id not in done]
 
 
 def system_input(item: LoadedMixture, system: System) -> LoadedMixture:
@@ -53,30 +74,7 @@ def check_separation(system: System, item: LoadedMixture, result: Separation) ->
     return est
 
 
-def separate_dataset(dataset, system: System, system_key: str, dataset_key: str, store: Store) -> int:
-    """Separate every mixture not yet stored for this (system, dataset); returns how many were done."""
-    done = store.done_mixtures(dataset_key, system_key)
-    pending: list[Mixture] = [m for m in dataset.mixtures if m.mixture_id not in done]
-    if not pending:
-        log.info("%s: all %d mixtures cached", system.name, len(dataset.mixtures))
-        return 0
-    out_dir = store.audio_dir(system.name, system_key, dataset_key)
-    remove_stale_temporaries(out_dir)
-    bar = progress_bar(len(pending), desc=f"separate {system.name}")
-    try:
-        for batch in chunks(pending, system.max_batch_size):
-            loaded, load_error = _load_until_error(dataset, batch)
-            if loaded:
-                _separate_batch(system, loaded, out_dir, store, dataset_key, system_key)
-                bar.update(len(loaded))
-            if load_error is not None:
-                raise load_error
-    finally:
-        bar.close()
-    return len(pending)
-
-
-def _load_until_error(dataset, batch: Sequence[Mixture]) -> tuple[list[LoadedMixture], BenchError | None]:
+def load_until_error(dataset, batch: Sequence[Mixture]) -> tuple[list[LoadedMixture], BenchError | None]:
     """Load a batch; on bad input, return what loaded before it so that work is still stored."""
     loaded = []
     for mixture in batch:
@@ -87,9 +85,8 @@ def _load_until_error(dataset, batch: Sequence[Mixture]) -> tuple[list[LoadedMix
     return loaded, None
 
 
-def _separate_batch(system: System, loaded: list[LoadedMixture], out_dir: Path, store: Store, dataset_key: str,
-                    system_key: str) -> None:
-    """Separate loaded mixtures, write their estimates, then commit their rows together."""
+def compute_batch(system: System, loaded: Sequence[LoadedMixture]) -> list[Computed]:
+    """Separate loaded mixtures and resolve PIT; no I/O, so it can run on a remote worker."""
     inputs = [system_input(item, system) for item in loaded]
     start = time.perf_counter()
     results = _call_system(system, inputs)
@@ -97,11 +94,63 @@ def _separate_batch(system: System, loaded: list[LoadedMixture], out_dir: Path, 
     if len(results) != len(inputs):
         raise BenchError(f"system {system.name!r} returned {len(results)} results for {len(inputs)} mixtures")
     total_samples = sum(item.record.num_samples for item in loaded)
-    rows = []
+    out = []
     for item, result in zip(loaded, results):
-        share = elapsed * item.record.num_samples / total_samples  # batch time split by length
-        rows.append(_store_one(item, result, system, out_dir, store, share))
+        record = item.record
+        est = resample(check_separation(system, item, result), system.sample_rate, record.sample_rate)
+        streams = list(result.payload) if result.payload is not None else None
+        output_bits: list[int | None] = [None] * est.shape[0]
+        if streams is not None and len(streams) == est.shape[0]:
+            output_bits = [stream_bits(s) for s in streams]
+        out.append(Computed(
+            record=record,
+            estimates=est,
+            permutation=best_permutation(est, item.sources),
+            payload_bits=None if streams is None else sum(stream_bits(s) for s in streams),
+            output_bits=output_bits,
+            runtime_s=elapsed * record.num_samples / total_samples,  # batch time split by length
+            info=result.info,
+        ))
+    return out
+
+
+def store_computed(computed: Sequence[Computed], out_dir: Path, store: Store, dataset_key: str,
+                   system_key: str) -> None:
+    """Write estimate files atomically, then commit their rows in one transaction."""
+    rows = []
+    for item in computed:
+        record = item.record
+        estimates = []
+        for k, wave in enumerate(item.estimates):
+            path = out_dir / record.mixture_id / f"s{k + 1}.wav"
+            write_audio_atomic(path, wave, record.sample_rate)
+            estimates.append(EstimateRow(k, store.relative(path), wave.shape[-1] / record.sample_rate,
+                                         record.sample_rate, item.output_bits[k]))
+        rows.append(SeparationRow(record.mixture_id, record.seconds, item.payload_bits, item.runtime_s,
+                                  item.permutation, tuple(estimates), item.info))
     store.add_separations(dataset_key, system_key, rows)
+
+
+def separate_dataset(dataset, system: System, system_key: str, dataset_key: str, store: Store) -> int:
+    """Separate every mixture not yet stored for this (system, dataset); returns how many were done."""
+    pending = pending_mixtures(dataset, store, dataset_key, system_key)
+    if not pending:
+        log.info("%s: all %d mixtures cached", system.name, len(dataset.mixtures))
+        return 0
+    out_dir = store.audio_dir(system.name, system_key, dataset_key)
+    remove_stale_temporaries(out_dir)
+    bar = progress_bar(len(pending), desc=f"separate {system.name}")
+    try:
+        for batch in chunks(pending, system.max_batch_size):
+            loaded, load_error = load_until_error(dataset, batch)
+            if loaded:
+                store_computed(compute_batch(system, loaded), out_dir, store, dataset_key, system_key)
+                bar.update(len(loaded))
+            if load_error is not None:
+                raise load_error
+    finally:
+        bar.close()
+    return len(pending)
 
 
 def _call_system(system: System, inputs: Sequence[LoadedMixture]) -> list[Separation]:
@@ -124,30 +173,3 @@ def remove_stale_temporaries(out_dir: Path) -> None:
     if out_dir.exists():
         for stale in out_dir.rglob(".tmp-*"):
             stale.unlink(missing_ok=True)
-
-
-def _store_one(item: LoadedMixture, result: Separation, system: System, out_dir, store: Store,
-               runtime_s: float) -> SeparationRow:
-    record = item.record
-    est = check_separation(system, item, result)
-    est = resample(est, system.sample_rate, record.sample_rate)
-    permutation = best_permutation(est, item.sources)
-    streams = list(result.payload) if result.payload is not None else None
-    per_output_bits: list[int | None] = [None] * est.shape[0]
-    if streams is not None and len(streams) == est.shape[0]:
-        per_output_bits = [stream_bits(s) for s in streams]
-    estimates = []
-    for k in range(est.shape[0]):
-        path = out_dir / record.mixture_id / f"s{k + 1}.wav"
-        write_audio_atomic(path, est[k], record.sample_rate)
-        estimates.append(EstimateRow(k, store.relative(path), est.shape[1] / record.sample_rate,
-                                     record.sample_rate, per_output_bits[k]))
-    return SeparationRow(
-        mixture_id=record.mixture_id,
-        seconds=record.seconds,
-        payload_bits=None if streams is None else sum(stream_bits(s) for s in streams),
-        runtime_s=runtime_s,
-        permutation=permutation,
-        estimates=tuple(estimates),
-        info=result.info,
-    )
