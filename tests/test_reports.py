@@ -165,3 +165,26 @@ def test_rate_quality_plot(store: Store, capsys):
         assert (store.root / f"rate_quality{suffix}").stat().st_size > 1000
     assert main(["plot", "rate-quality", "--columns", "nothing_here", "--results", str(store.root)]) == 2
     assert "no stored metric to plot" in capsys.readouterr().err
+
+
+def test_listening_results_fill_mos_and_abx_tables(tmp_path: Path):
+    from bench.listen.storage import save_listening_results
+
+    store = Store(tmp_path / "results")
+    save_listening_results(store, "B1", "nmos", [
+        {"system": "codesep", "other": "", "n": 400, "mean": 3.61, "ci_low": 3.52, "ci_high": 3.70},
+        {"system": "fstc@1", "other": "", "n": 400, "mean": 3.2, "ci_low": 3.1, "ci_high": 3.3}])
+    save_listening_results(store, "B2", "nabx", [
+        {"system": "fstc@2", "other": "codesep", "n": 300, "pref_system": 40.0, "pref_other": 55.0,
+         "pref_np": 5.0, "p_ttest": 0.004, "p_sign": 0.003}])
+    store.register_dataset("d" * 64, "synthetic", {}, 1)
+    table1 = build_table(store, layout_for("1", load_config(None)), "d" * 64)
+    nmos = table1.rows[0].cells["NMOS ↑"]
+    assert (nmos.value, nmos.ci, nmos.n) == (3.61, (3.52, 3.70), 400)
+    assert table1.rows[2].cells["NMOS ↑"].value == 3.2
+    assert "no smos results" in (table1.rows[0].cells["SMOS ↑"].note or "")
+    table3 = build_table(store, layout_for("3", load_config(None)), "d" * 64, with_paper=True)
+    row = table3.rows[0]  # NABX codesep vs fstc@2: the stored pair is swapped, so sides swap back
+    assert (row.cells["CodeSep"].value, row.cells["Other"].value, row.cells["N/P"].value) == (55.0, 40.0, 5.0)
+    assert row.cells["p-value"].value == 0.004 and row.cells["CodeSep"].published == "55.83"
+    assert table3.rows[1].hint.startswith("no nabx results: bench listen export --test nabx --pair codesep:fstc@4")

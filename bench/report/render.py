@@ -65,7 +65,7 @@ def to_markdown(table: Table, ci: bool = True) -> str:
                  else row.label]
         for column in table.columns:
             cell = row.cells.get(column.label, Cell())
-            text = cell_text(cell, column, ci, _unit(column)) if row.system_key or cell.value is not None else DASH
+            text = cell_text(cell, column, ci, _unit(column))
             if cell.note:
                 text += f" [{index[cell.note]}]"
             cells.append(text)

@@ -168,8 +168,10 @@ def build_table(store: Store, layout: TableLayout, dataset_key: str, *, with_pap
         if key is None:
             row.hint = f"not run on this dataset: bench run --systems {system}"
             for column in layout.columns:
-                row.cells[column.label] = Cell(
+                cell = row.cells[column.label] = Cell(
                     published=_published(layout.key, system, column.published, condition) if with_paper else None)
+                if column.kind == "listening":  # listening tests stand on their own exports
+                    _fill_listening(store, cell, column, system)
             continue
         values = _values(store, dataset_key, key)
         ok = values[values["status"] == OK]

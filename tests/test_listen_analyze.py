@@ -1,0 +1,282 @@
+"""``bench listen analyze`` on AMT results files synthesised here in AMT's exact download format.
+
+The batches contain the usual mess: an assignment AMT already rejected, a worker who
+got the same HIT twice (re-published), missing answers, failed gold items, unplayed
+clips, a too-fast worker, a worker answering "A" throughout, one over the per-worker
+HIT limit, a non-native listener, an already approved assignment.  Expected numbers
+are computed here from the votes the test generated, with textbook formulas.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from test_listen_support import export_batch, make_store
+
+from bench.cli import main
+from bench.listen.storage import load_listening_results
+from bench.store import Store
+
+AMT_COLUMNS = [
+    "HITId", "HITTypeId", "Title", "Description", "Keywords", "Reward", "CreationTime", "MaxAssignments",
+    "RequesterAnnotation", "AssignmentDurationInSeconds", "AutoApprovalDelayInSeconds", "Expiration",
+    "NumberOfSimilarHITs", "LifetimeInSeconds", "AssignmentId", "WorkerId", "AssignmentStatus", "AcceptTime",
+    "SubmitTime", "AutoApprovalTime", "ApprovalTime", "RejectionTime", "RequesterFeedback", "WorkTimeInSeconds",
+    "LifetimeApprovalRate", "Last30DaysApprovalRate", "Last7DaysApprovalRate",
+]
+START = datetime(2025, 3, 4, 9, 0, 0)
+
+
+def amt_time(t: datetime) -> str:
+    return t.strftime("%a %b %d %H:%M:%S PST %Y")
+
+
+class Batch:
+    """Builds an AMT ``Batch_<id>_batch_results.csv`` from an export's hits.csv and key."""
+
+    def __init__(self, out: Path) -> None:
+        with open(out / "hits.csv", newline="") as f:
+            self.hits = list(csv.DictReader(f))
+        with open(out / "SECRET_key.csv", newline="") as f:
+            self.key = {r["token"]: r for r in csv.DictReader(f)}
+        self.fields = [c for c in self.hits[0] if c != "hit_ref"]
+        self.slots = max(int("".join(ch for ch in c if ch.isdigit())) for c in self.fields)
+        self.rows: list[dict[str, str]] = []
+
+    def clip(self, hit: int, field: str) -> dict[str, str]:
+        return self.key[self.hits[hit][field].rsplit("/", 1)[-1][:-4]]
+
+    def add(self, hit: int, worker: str, answers: dict[str, str], status: str = "Submitted",
+            seconds: float = 400, hit_id: str | None = None, native: str = "yes",
+            ended: dict[str, str] | None = None) -> str:
+        n = len(self.rows)
+        submit = START + timedelta(minutes=10 * n)
+        assignment = f"ASG{n:04d}"
+        row = {c: "" for c in AMT_COLUMNS}
+        row.update({"HITId": hit_id or f"3HIT{hit:03d}", "HITTypeId": "3TYPE", "Title": "Listening test",
+                    "Reward": "$0.50", "MaxAssignments": "10", "AssignmentId": assignment, "WorkerId": worker,
+                    "AssignmentStatus": status, "AcceptTime": amt_time(submit - timedelta(seconds=seconds)),
+                    "SubmitTime": amt_time(submit), "WorkTimeInSeconds": str(int(seconds)),
+                    "LifetimeApprovalRate": "100% (12/12)"})
+        row.update({f"Input.{k}": v for k, v in self.hits[hit].items()})
+        answer = {"native_english": native, "elapsed_s": str(int(seconds) - 5), "page_version": "jsac-listen-1"}
+        for f in self.fields:
+            answer[f"plays_{f}"] = "1"
+            answer[f"ended_{f}"] = "1"
+        answer.update(ended or {})
+        answer.update(answers)
+        row.update({f"Answer.{k}": answer[k] for k in sorted(answer)})
+        row.update({"Approve": "", "Reject": ""})
+        self.rows.append(row)
+        return assignment
+
+    def write(self, path: Path) -> Path:
+        columns = list(dict.fromkeys(c for r in self.rows for c in r))
+        answers = sorted(c for c in columns if c.startswith("Answer."))
+        inputs = [c for c in columns if c.startswith("Input.")]
+        header = AMT_COLUMNS + inputs + answers + ["Approve", "Reject"]
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=header, quoting=csv.QUOTE_ALL)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        return path
+
+
+def read_review(path: Path) -> dict[str, dict[str, str]]:
+    with open(path, newline="") as f:
+        return {r["AssignmentId"]: r for r in csv.DictReader(f)}
+
+
+# -- ABX --------------------------------------------------------------------------------------
+def abx_answers(batch: Batch, hit: int, rng: np.random.Generator, votes: list[int] | None,
+                gold_right: bool = True, constant: str | None = None) -> dict[str, str]:
+    """Answers for one assignment; appends +1 (clean) / -1 (mixture) / 0 to ``votes`` for test items."""
+    answers = {}
+    for slot in range(1, batch.slots + 1):
+        a, b = batch.clip(hit, f"a{slot}"), batch.clip(hit, f"b{slot}")
+        if a["role"] != "stimulus":
+            natural = "A" if a["role"] == "gold_natural" else "B"
+            answers[f"q{slot}"] = natural if gold_right else {"A": "B", "B": "A"}[natural]
+            continue
+        if constant:
+            choice = constant
+        else:
+            pick = rng.choice(["clean", "mixture", "np"], p=[0.6, 0.3, 0.1])
+            choice = "NP" if pick == "np" else ("A" if a["system"] == pick else "B")
+        answers[f"q{slot}"] = choice
+        if votes is not None:
+            chosen = None if choice == "NP" else (a if choice == "A" else b)["system"]
+            votes.append(0 if chosen is None else (1 if chosen == "clean" else -1))
+    return answers
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    return make_store(tmp_path_factory.mktemp("listen-analyze"))
+
+
+def test_nabx_analysis_screens_and_reports(results: Path, tmp_path: Path, capsys):
+    out = export_batch(results, tmp_path / "abx", "nabx", samples=16, items_per_hit=8, max_hits_per_worker=1).out
+    batch = Batch(out)
+    assert len(batch.hits) == 2 and batch.slots == 9
+    rng = np.random.default_rng(8)
+    votes: list[int] = []
+    expect: dict[str, tuple[str, str]] = {}  # assignment -> (Approve column, reason fragment)
+    for w in range(12):  # good workers, one HIT each
+        expect[batch.add(w % 2, f"WGOOD{w}", abx_answers(batch, w % 2, rng, votes))] = ("x", "ok")
+    approved = batch.add(0, "WOLD", abx_answers(batch, 0, rng, votes), status="Approved")
+    batch.add(1, "WAMTREJ", abx_answers(batch, 1, rng, None), status="Rejected")
+    expect[batch.add(0, "WDUP", abx_answers(batch, 0, rng, votes))] = ("x", "ok")
+    expect[batch.add(0, "WDUP", abx_answers(batch, 0, rng, None), hit_id="3REPUBLISHED")] = ("x", "duplicate")
+    missing = abx_answers(batch, 1, rng, None)
+    missing["q2"] = ""
+    expect[batch.add(1, "WMISS", missing)] = ("", "missing answers: items 2")
+    expect[batch.add(1, "WGOLD", abx_answers(batch, 1, rng, None, gold_right=False))] = ("", "failed gold")
+    expect[batch.add(1, "WDEAF", abx_answers(batch, 1, rng, None), ended={"ended_b1": "0"})] = \
+        ("", "clips not played to the end: 1B")
+    expect[batch.add(0, "WFAST", abx_answers(batch, 0, rng, None), seconds=10)] = ("", "too fast")
+    # always "A" on a HIT where A holds clean for some items and mixture for others
+    assert len({batch.clip(1, f"a{i}")["system"] for i in range(1, 10)} - {""}) == 2
+    expect[batch.add(1, "WSAMEA", abx_answers(batch, 1, rng, None, constant="A"))] = \
+        ("", "same answer (A) for every item, whichever")
+    expect[batch.add(0, "WMANY", abx_answers(batch, 0, rng, votes))] = ("x", "ok")
+    expect[batch.add(1, "WMANY", abx_answers(batch, 1, rng, None))] = ("x", "over the per-worker limit of 1")
+    expect[batch.add(1, "WFOREIGN", abx_answers(batch, 1, rng, None), native="no")] = ("x", "non-native")
+    path = batch.write(tmp_path / "Batch_5551234_batch_results.csv")
+
+    code = main(["listen", "analyze", "--results", str(path), "--key", str(out / "SECRET_key.csv"),
+                 "--store", str(results)])
+    assert code == 0
+    console = capsys.readouterr().out
+
+    review = read_review(tmp_path / "approve_reject.csv")
+    assert set(review) == set(expect)  # no row for AMT-rejected or already approved assignments
+    assert approved not in review
+    for assignment, (approve, reason) in expect.items():
+        assert review[assignment]["Approve"] == approve, (assignment, review[assignment])
+        assert reason in review[assignment]["Reason"], (assignment, review[assignment])
+        assert bool(review[assignment]["Reject"]) == (approve == "")
+
+    # independent numbers from the generated votes of the used assignments
+    v = np.array(votes, dtype=float)
+    n = len(v)
+    first, second, tied = int((v > 0).sum()), int((v < 0).sum()), int((v == 0).sum())
+    t = v.mean() / (v.std(ddof=1) / math.sqrt(n))
+    p_t = 2 * sps.t.sf(abs(t), n - 1)
+    k, m = max(first, second), first + second
+    p_sign = min(1.0, 2 * sum(math.comb(m, i) for i in range(k, m + 1)) / 2 ** m)
+    assert n == (12 + 1 + 1 + 1) * 8  # used: 12 good workers, WOLD, WDUP's first, WMANY's first
+
+    store = Store(results)
+    table = load_listening_results(store)
+    store.close()
+    row = table[(table["test"] == "nabx") & (table["batch"] == "Batch_5551234")].iloc[0]
+    assert (row["system"], row["other"], row["n"]) == ("clean", "mixture", n)
+    assert row["pref_system"] == pytest.approx(100 * first / n)
+    assert row["pref_other"] == pytest.approx(100 * second / n)
+    assert row["pref_np"] == pytest.approx(100 * tied / n)
+    assert row["p_ttest"] == pytest.approx(p_t, rel=1e-9)
+    assert row["p_sign"] == pytest.approx(p_sign, rel=1e-9)
+    assert row["mean"] is None or math.isnan(row["mean"])
+
+    p_text = "< 0.01" if p_t < 0.01 else f"{p_t:.3f}"
+    line = next(ln for ln in console.splitlines() if ln.startswith("NABX") and " vs " in ln)
+    assert line.split()[:4] == ["NABX", "clean", "vs", "mixture"]
+    assert f"{100 * first / n:.2f}%" in line and f"{100 * second / n:.2f}%" in line
+    assert f"{100 * tied / n:.2f}%" in line and p_text in line
+    assert "5 to reject" in console and "stored in listening_results" in console
+
+    # analysing the same batch again replaces its rows instead of adding to them
+    assert main(["listen", "analyze", "--results", str(path), "--key", str(out / "SECRET_key.csv"),
+                 "--store", str(results)]) == 0
+    store = Store(results)
+    again = load_listening_results(store)
+    store.close()
+    assert len(again[again["batch"] == "Batch_5551234"]) == 1
+
+
+# -- MOS --------------------------------------------------------------------------------------
+def mos_answers(batch: Batch, hit: int, rng: np.random.Generator, ratings: dict[str, list] | None,
+                worker: str, natural_gold: float = 5.0, constant: float | None = None) -> dict[str, str]:
+    answers = {}
+    for slot in range(1, batch.slots + 1):
+        clip = batch.clip(hit, f"clip{slot}")
+        if clip["role"] == "gold_natural":
+            value = natural_gold
+        elif clip["role"] == "gold_anchor":
+            value = 1.5
+        else:
+            scale = [4.0, 4.5, 5.0] if clip["system"] == "clean" else [1.5, 2.0, 2.5, 3.0, 3.5]
+            value = constant if constant is not None else float(rng.choice(scale))
+            if ratings is not None:
+                ratings[clip["system"]].append((value, worker, f"{clip['mixture_id']}#{clip['source']}"))
+        answers[f"q{slot}"] = f"{value:g}"
+    return answers
+
+
+def test_nmos_analysis_means_and_intervals(results: Path, tmp_path: Path, capsys):
+    out = export_batch(results, tmp_path / "nmos", "nmos", samples=8, items_per_hit=8).out
+    batch = Batch(out)
+    assert len(batch.hits) == 2 and batch.slots == 10
+    rng = np.random.default_rng(11)
+    ratings: dict[str, list] = {"clean": [], "mixture": []}
+    for w in range(6):
+        for hit in (0, 1):
+            batch.add(hit, f"W{w}", mos_answers(batch, hit, rng, ratings, f"W{w}"))
+    bad_gold = batch.add(0, "WGOLD", mos_answers(batch, 0, rng, None, "WGOLD", natural_gold=3.0))
+    flat = batch.add(1, "WFLAT", mos_answers(batch, 1, rng, None, "WFLAT", constant=3.0))
+    path = batch.write(tmp_path / "Batch_77_batch_results.csv")
+    review_path = tmp_path / "review.csv"
+
+    assert main(["listen", "analyze", "--results", str(path), "--key", str(out / "SECRET_key.csv"),
+                 "--store", str(results), "--out", str(review_path)]) == 0
+    console = capsys.readouterr().out
+    review = read_review(review_path)
+    assert "natural speech rated 3" in review[bad_gold]["Reject"]
+    assert "same answer (3)" in review[flat]["Reject"]
+    assert sum(r["Approve"] == "x" for r in review.values()) == 12
+
+    store = Store(results)
+    table = load_listening_results(store)
+    store.close()
+    rows = table[(table["batch"] == "Batch_77") & (table["test"] == "nmos")].set_index("system")
+    for system, data in ratings.items():
+        x = np.array([r[0] for r in data])
+        n = len(x)
+        half = sps.t.ppf(0.975, n - 1) * x.std(ddof=1) / math.sqrt(n)
+        assert rows.loc[system, "n"] == n == 6 * 8
+        assert rows.loc[system, "mean"] == pytest.approx(x.mean())
+        assert rows.loc[system, "ci_low"] == pytest.approx(x.mean() - half)
+        assert rows.loc[system, "ci_high"] == pytest.approx(x.mean() + half)
+        assert rows.loc[system, "ci_method"] == "t" and rows.loc[system, "n_workers"] == 6
+        line = next(ln for ln in console.splitlines() if ln.startswith("NMOS") and f" {system} " in ln)
+        assert f"{x.mean():.2f}" in line and f"[{x.mean() - half:.2f}, {x.mean() + half:.2f}]" in line
+    assert "gold: natural" in console and "gold: anchor" in console
+
+    # the CrowdMOS interval option stores its own method and still brackets the mean
+    assert main(["listen", "analyze", "--results", str(path), "--key", str(out / "SECRET_key.csv"),
+                 "--store", str(results), "--out", str(review_path), "--ci", "crowdmos"]) == 0
+    store = Store(results)
+    table = load_listening_results(store)
+    store.close()
+    crowd = table[table["batch"] == "Batch_77"].set_index("system")
+    assert set(crowd["ci_method"]) == {"crowdmos"}
+    assert (crowd["ci_low"] < crowd["mean"]).all() and (crowd["mean"] < crowd["ci_high"]).all()
+
+
+def test_results_from_another_export_are_refused(results: Path, tmp_path: Path, capsys):
+    one = export_batch(results, tmp_path / "one", "nabx").out
+    two = export_batch(results, tmp_path / "two", "nabx", seed=9).out
+    batch = Batch(one)
+    batch.add(0, "W1", abx_answers(batch, 0, np.random.default_rng(0), None))
+    path = batch.write(tmp_path / "Batch_1_batch_results.csv")
+    code = main(["listen", "analyze", "--results", str(path), "--key", str(two / "SECRET_key.csv"), "--store",
+                 str(tmp_path / "nowhere")])
+    assert code == 2 and "not in the key" in capsys.readouterr().err
