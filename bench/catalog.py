@@ -29,6 +29,19 @@ SYSTEMS.register("clean", "bench.baselines.reference:CleanSystem", listed=["clea
 
 # -- metrics: name -> Metric subclass
 METRICS.register("sisnri", "bench.metrics.sisnr:SISNRi")
+METRICS.register("sisdr", "bench.metrics.sdr:SISDR")
+METRICS.register("sdri", "bench.metrics.sdr:SDRi")
+METRICS.register("stoi", "bench.metrics.stoi:STOI")
+METRICS.register("estoi", "bench.metrics.stoi:ESTOI")
+METRICS.register("dnsmos", "bench.metrics.dnsmos:DNSMOS")
+METRICS.register("utmos", "bench.metrics.utmos:UTMOS")
+METRICS.register("distillmos", "bench.metrics.distillmos:DistillMOS")
+METRICS.register("dwer", "bench.metrics.dwer:DWER")
+METRICS.register("dcer", "bench.metrics.dwer:DCER")
+METRICS.register("wer", "bench.metrics.dwer:WER")
+METRICS.register("cer", "bench.metrics.dwer:CER")
+METRICS.register("spk_sim", "bench.metrics.spk_sim:SpeakerSimilarity")
+METRICS.register("bitrate", "bench.metrics.bitrate:Bitrate")
 
 # -- training recipes: name -> "module:" exposing add_arguments/run
 

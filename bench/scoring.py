@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Sequence
@@ -22,7 +22,7 @@ import numpy as np
 
 from bench.audio import read_audio
 from bench.catalog import build_metric
-from bench.metrics.base import Metric, MetricInput, align_to_reference
+from bench.metrics.base import Metric, MetricInput, TextCache, align_to_reference
 from bench.progress import progress_bar
 from bench.records import Mixture
 from bench.store import FAILED, UNAVAILABLE, MetricRow, SeparationRow, Store
@@ -43,6 +43,14 @@ class SystemWork:
 class Task:
     mixture: Mixture
     work: list[SystemWork]
+    #: ASR texts the store already holds for this mixture (see :class:`TextCache`)
+    texts: dict[tuple[str, int, str], str] = field(default_factory=dict)
+    #: system key -> declared bitrate, for per-mixture metrics
+    nominal_kbps: dict[str, float | None] = field(default_factory=dict)
+
+
+#: what a task returns: mixture id, (system key, row) pairs, and new ASR texts to store
+TaskResult = tuple[str, list[tuple[str, MetricRow]], dict[tuple[str, int, str], str]]
 
 
 _WORKER_METRICS: dict[str, Metric] = {}
@@ -65,44 +73,79 @@ def _init_worker(dataset, results_root: Path, metric_names: Sequence[str], threa
         _WORKER_METRICS[name] = build_metric(name)
 
 
-def run_task(task: Task) -> tuple[str, list[tuple[str, MetricRow]]]:
-    """Compute one mixture's pending metrics; failures become ``failed`` rows, never crashes."""
+def run_task(task: Task) -> TaskResult:
+    """Compute one mixture's pending metrics; failures become ``failed`` rows, never crashes.
+
+    Each metric sees all of the mixture's pending items at once (every source of
+    every system), so batching metrics can fill one model call.  ASR-based metrics
+    share texts through one :class:`TextCache` per task.
+    """
     assert _WORKER_CONTEXT is not None, "worker not initialised"
     dataset, results_root = _WORKER_CONTEXT
     loaded = dataset.load(task.mixture)
+    record = task.mixture
+    cache = TextCache(task.texts)
+    transcripts = tuple(record.transcripts) + (None,) * (loaded.sources.shape[0] - len(record.transcripts))
     out: list[tuple[str, MetricRow]] = []
+    pending: dict[str, list[tuple[str, MetricInput]]] = {}
     for work in task.work:
         sep = work.separation
         try:
             estimates = [read_audio(results_root / e.path)[0] for e in sep.estimates]
         except Exception as exc:  # a deleted or corrupt estimate file fails its metrics, with the reason
             reason = f"cannot read estimate: {_one_line(exc)}"
-            out += [(work.system_key, _state_row(task.mixture.mixture_id, j, _WORKER_METRICS[m], FAILED, reason))
-                    for m in work.metrics for j in range(loaded.sources.shape[0])]
+            out += [(work.system_key, _state_row(record.mixture_id, j, _WORKER_METRICS[m], FAILED, reason))
+                    for m in work.metrics for j in _source_indices(_WORKER_METRICS[m], loaded.sources.shape[0])]
             continue
         for j, reference in enumerate(loaded.sources):
             item = MetricInput(
                 estimate=align_to_reference(estimates[sep.permutation[j]], reference.shape[-1]),
                 reference=reference,
                 mixture=loaded.mixture,
-                sample_rate=task.mixture.sample_rate,
-                mixture_id=task.mixture.mixture_id,
+                sample_rate=record.sample_rate,
+                mixture_id=record.mixture_id,
                 source_index=j,
+                system_key=work.system_key,
+                transcript=transcripts[j],
+                payload_bits=sep.payload_bits,
+                mixture_seconds=sep.seconds,
+                nominal_kbps=task.nominal_kbps.get(work.system_key),
+                cache=cache,
             )
             for name in work.metrics:
-                out += [(work.system_key, row) for row in _compute(_WORKER_METRICS[name], item)]
-    return task.mixture.mixture_id, out
+                metric = _WORKER_METRICS[name]
+                if metric.per == "mixture":
+                    if j == 0:
+                        item_m = MetricInput(**{**vars(item), "source_index": -1})
+                        pending.setdefault(name, []).append((work.system_key, item_m))
+                else:
+                    pending.setdefault(name, []).append((work.system_key, item))
+    for name, keyed in pending.items():
+        out += _compute_many(_WORKER_METRICS[name], keyed)
+    return record.mixture_id, out, cache.new
 
 
-def _compute(metric: Metric, item: MetricInput) -> list[MetricRow]:
+def _source_indices(metric: Metric, num_sources: int) -> range:
+    return range(-1, 0) if metric.per == "mixture" else range(num_sources)
+
+
+def _compute_many(metric: Metric, keyed: list[tuple[str, MetricInput]]) -> list[tuple[str, MetricRow]]:
+    items = [item for _, item in keyed]
     try:
-        values = metric.compute(item)
-    except Exception as exc:
-        log.warning("%s failed on %s/%d: %s", metric.name, item.mixture_id, item.source_index, _one_line(exc))
-        return [_state_row(item.mixture_id, item.source_index, metric, FAILED, _one_line(exc))]
-    return [MetricRow(item.mixture_id, item.source_index, metric.name, metric.version, field,
-                      None if value is None or not np.isfinite(value) else float(value))
-            for field, value in values.items()]
+        results = metric.compute_many(items)
+    except Exception as exc:  # a batch that fails as a whole fails each of its items
+        results = [exc] * len(items)
+    out: list[tuple[str, MetricRow]] = []
+    for (system_key, item), values in zip(keyed, results):
+        if isinstance(values, BaseException):
+            log.warning("%s failed on %s/%d: %s", metric.name, item.mixture_id, item.source_index, _one_line(values))
+            out.append((system_key, _state_row(item.mixture_id, item.source_index, metric, FAILED,
+                                               _one_line(values))))
+            continue
+        out += [(system_key, MetricRow(item.mixture_id, item.source_index, metric.name, metric.version, fld,
+                                       None if value is None or not np.isfinite(value) else float(value)))
+                for fld, value in values.items()]
+    return out
 
 
 def _state_row(mixture_id: str, source_index: int, metric: Metric, status: str, reason: str) -> MetricRow:
@@ -115,7 +158,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def score(dataset, systems: Sequence[tuple[str, str]], metric_names: Sequence[str], store: Store,
-          dataset_key: str, jobs: int = 1, threads: int = 1) -> int:
+          dataset_key: str, jobs: int = 1, threads: int = 1, executor: str = "local") -> int:
     """Fill every missing (system, mixture, metric) value; returns the number of mixtures scored.
 
     ``systems`` are (name, system key) pairs.  Unavailable metrics are recorded as
@@ -132,7 +175,8 @@ def score(dataset, systems: Sequence[tuple[str, str]], metric_names: Sequence[st
         for _, system_key in systems:
             stored = store.done_mixtures(dataset_key, system_key)
             rows = [_state_row(m.mixture_id, j, metric, UNAVAILABLE, reason)
-                    for m in dataset.mixtures if m.mixture_id in stored for j in range(m.num_sources)]
+                    for m in dataset.mixtures if m.mixture_id in stored
+                    for j in _source_indices(metric, m.num_sources)]
             store.add_metric_values(dataset_key, system_key, rows)
 
     tasks = _plan(dataset, systems, [metrics[n] for n in runnable], store, dataset_key)
@@ -140,7 +184,12 @@ def score(dataset, systems: Sequence[tuple[str, str]], metric_names: Sequence[st
         return 0
     bar = progress_bar(len(tasks), desc="metrics")
     try:
-        if jobs <= 1:
+        if executor == "ray":
+            from bench.ray_executor import score_tasks_on_ray
+
+            score_tasks_on_ray(dataset, store, runnable, tasks, lambda result: _save(store, dataset_key, result),
+                               threads, bar)
+        elif jobs <= 1:
             _init_worker(dataset, store.root, runnable, threads)
             for task in tasks:
                 _save(store, dataset_key, run_task(task))
@@ -165,11 +214,16 @@ def _plan(dataset, systems, metrics: Sequence[Metric], store: Store, dataset_key
             if pending:
                 sep = store.separation(dataset_key, system_key, mid)
                 by_mixture.setdefault(mid, []).append(SystemWork(system_key, sep, pending))
-    return [Task(m, by_mixture[m.mixture_id]) for m in dataset.mixtures if m.mixture_id in by_mixture]
+    nominal = {key: kbps for key, kbps in store.frame(
+        "SELECT system_key, nominal_kbps FROM systems").itertuples(index=False)}
+    nominal = {k: (None if v is None or v != v else float(v)) for k, v in nominal.items()}
+    return [Task(m, by_mixture[m.mixture_id], store.transcripts(dataset_key, m.mixture_id), nominal)
+            for m in dataset.mixtures if m.mixture_id in by_mixture]
 
 
-def _save(store: Store, dataset_key: str, result: tuple[str, list[tuple[str, MetricRow]]]) -> None:
-    _, rows = result
+def _save(store: Store, dataset_key: str, result: TaskResult) -> None:
+    mixture_id, rows, texts = result
+    store.add_transcripts(dataset_key, mixture_id, texts)
     by_system: dict[str, list[MetricRow]] = {}
     for system_key, row in rows:
         by_system.setdefault(system_key, []).append(row)

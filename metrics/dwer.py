@@ -1,0 +1,171 @@
+"""Differential and plain word/character error rates through ASR.
+
+DWER/DCER (Wang et al., "Sequence-to-sequence speech separation" / TokenSplit): the
+ASR transcript of the reference source is the ground truth and the ASR transcript of
+the (PIT-matched) estimate the hypothesis, so the metric measures what separation and
+coding lost, not the recogniser's own errors.  WER/CER compare the estimate's ASR
+with the dataset's transcript instead, when the data has one.
+
+Both sides go through Whisper's English text normaliser (``whisper-normalizer``).
+Rates are pooled at corpus level, as ASR toolkits report them: each item stores its
+edit count and reference length (hidden fields ``errors`` and ``ref_len``) and the
+report divides the sums; the per-item rate is stored too, for per-utterance plots.
+Rates are in percent.  CER counts characters of the normalised text with single
+spaces between words (as jiwer does).
+
+Transcripts are cached in the store (table ``transcripts``) keyed by ASR config:
+the reference is recognised once per configuration, and one recognition of an
+estimate serves all four metrics.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import ClassVar, Sequence
+
+import numpy as np
+import pandas as pd
+
+from bench.metrics.asr import Recognizer, get_recognizer
+from bench.metrics.base import Metric, MetricInput, TextCache
+
+
+@lru_cache(maxsize=1)
+def _normalizer():
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    return EnglishTextNormalizer()
+
+
+def normalize(text: str) -> str:
+    """Whisper's English normalisation (spelling, numbers, punctuation, case), whitespace collapsed."""
+    return " ".join(_normalizer()(text).split())
+
+
+def tokens(text: str, unit: str) -> list[str]:
+    """Words, or characters (spaces between words included), of already normalised text."""
+    return text.split() if unit == "word" else list(" ".join(text.split()))
+
+
+def edit_distance(reference: Sequence[str], hypothesis: Sequence[str]) -> int:
+    """Levenshtein distance: the fewest substitutions + deletions + insertions."""
+    if not reference:
+        return len(hypothesis)
+    previous = np.arange(len(hypothesis) + 1)
+    for i, ref_token in enumerate(reference, start=1):
+        current = np.empty_like(previous)
+        current[0] = i
+        for j, hyp_token in enumerate(hypothesis, start=1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_token != hyp_token))
+        previous = current
+    return int(previous[-1])
+
+
+def error_counts(reference: str, hypothesis: str, unit: str) -> tuple[int, int]:
+    """(edit operations, reference length) after normalising both texts."""
+    ref = tokens(normalize(reference), unit)
+    hyp = tokens(normalize(hypothesis), unit)
+    return edit_distance(ref, hyp), len(ref)
+
+
+def pooled_rate(errors: Sequence[float], lengths: Sequence[float]) -> float:
+    """Corpus error rate in percent: summed edits over summed reference lengths."""
+    total = float(np.nansum(lengths))
+    return 100.0 * float(np.nansum(errors)) / total if total > 0 else float("nan")
+
+
+def transcribe_cached(recognizer: Recognizer, cache: TextCache | None, owner: str, source_index: int,
+                      audio: np.ndarray, sample_rate: int) -> str:
+    """ASR text of ``audio``, through the task's cache when there is one."""
+    if cache is not None:
+        hit = cache.get(owner, source_index, recognizer.config)
+        if hit is not None:
+            return hit
+    text = recognizer.transcribe(audio, sample_rate)
+    if cache is not None:
+        cache.put(owner, source_index, recognizer.config, text)
+    return text
+
+
+class _AsrErrorRate(Metric):
+    """Shared machinery: ``ground_truth`` is ``"asr"`` (differential) or ``"dataset"``."""
+
+    fields = ("", "errors", "ref_len")
+    hidden_fields = ("errors", "ref_len")
+    higher_is_better = False
+    unit = "%"
+    sample_rate = 16000
+    unit_kind: ClassVar[str] = "word"
+    ground_truth: ClassVar[str] = "asr"
+
+    def __init__(self) -> None:
+        self._recognizer: Recognizer | None = None
+
+    @property
+    def recognizer(self) -> Recognizer:
+        if self._recognizer is None:  # lazily, once per worker (and shared between the four metrics)
+            self._recognizer = get_recognizer()
+        return self._recognizer
+
+    def unavailable_reason(self) -> str | None:
+        try:
+            self.recognizer
+        except Exception as exc:  # noqa: BLE001 - any failure to set up ASR makes the metric unavailable
+            return f"no speech recogniser: {exc}"
+        return None
+
+    def _ground_truth(self, item: MetricInput) -> str:
+        if self.ground_truth == "dataset":
+            if item.transcript is None:
+                raise ValueError("the dataset has no transcript for this source")
+            return item.transcript
+        return transcribe_cached(self.recognizer, item.cache, TextCache.REFERENCE, item.source_index,
+                                 item.reference, item.sample_rate)
+
+    def _hypothesis(self, item: MetricInput) -> str:
+        if np.array_equal(item.estimate, item.reference):
+            # identical audio gives the identical (deterministic) transcript: reuse the reference's
+            return transcribe_cached(self.recognizer, item.cache, TextCache.REFERENCE, item.source_index,
+                                     item.reference, item.sample_rate)
+        return transcribe_cached(self.recognizer, item.cache, item.system_key or "estimate", item.source_index,
+                                 item.estimate, item.sample_rate)
+
+    def compute(self, item: MetricInput) -> dict[str, float]:
+        errors, length = error_counts(self._ground_truth(item), self._hypothesis(item), self.unit_kind)
+        rate = 100.0 * errors / length if length else float("nan")
+        return {"": rate, "errors": float(errors), "ref_len": float(length)}
+
+    @classmethod
+    def aggregate(cls, values: pd.DataFrame) -> dict[str, float]:
+        by_field = {f: s for f, s in values.groupby("field")["value"]}
+        if "errors" not in by_field or "ref_len" not in by_field:
+            return super().aggregate(values)
+        return {cls.column(""): pooled_rate(by_field["errors"].to_numpy(), by_field["ref_len"].to_numpy())}
+
+
+class DWER(_AsrErrorRate):
+    """Differential WER in percent: ASR(reference) vs ASR(estimate), pooled."""
+
+    name: ClassVar[str] = "dwer"
+
+
+class DCER(_AsrErrorRate):
+    """Differential CER in percent: ASR(reference) vs ASR(estimate), pooled over characters."""
+
+    name: ClassVar[str] = "dcer"
+    unit_kind = "char"
+
+
+class WER(_AsrErrorRate):
+    """WER in percent against the dataset's transcripts."""
+
+    name: ClassVar[str] = "wer"
+    ground_truth = "dataset"
+
+
+class CER(_AsrErrorRate):
+    """CER in percent against the dataset's transcripts."""
+
+    name: ClassVar[str] = "cer"
+    unit_kind = "char"
+    ground_truth = "dataset"

@@ -1,0 +1,113 @@
+"""DWER/DCER/WER/CER: exact edit counts, corpus pooling, the transcript cache, the embedded set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.metrics.base import MetricInput, TextCache
+from bench.metrics.dwer import CER, DCER, DWER, WER, edit_distance, error_counts, normalize, pooled_rate
+
+EMBEDDED = Path(__file__).resolve().parents[1] / "bench" / "data" / "embedded" / "Libri2Mix"
+
+
+@pytest.mark.parametrize("ref,hyp,unit,expected", [
+    ("the cat sat on the mat", "the cat sat on the mat", "word", (0, 6)),
+    ("the cat sat on the mat", "the cat sit on mat", "word", (2, 6)),  # 1 substitution + 1 deletion
+    ("the cat", "the black cat sat", "word", (2, 2)),  # 2 insertions: WER can exceed 100 %
+    ("hello world", "", "word", (2, 2)),
+    ("", "noise", "word", (1, 0)),
+    ("abc", "abd", "char", (1, 3)),
+    ("ab cd", "abcd", "char", (1, 5)),  # the space is a character (jiwer's CER)
+    # Whisper normalisation: case, punctuation, contractions, numbers, British spelling
+    ("Mr. Smith didn't colour it!", "mister smith did not color it", "word", (0, 6)),
+    ("I have twenty five apples.", "i have 25 apples", "word", (0, 4)),
+])
+def test_error_counts_exact(ref, hyp, unit, expected):
+    assert error_counts(ref, hyp, unit) == expected
+
+
+def test_edit_distance_is_levenshtein():
+    assert edit_distance(list("kitten"), list("sitting")) == 3
+    assert edit_distance([], list("abc")) == 3 and edit_distance(list("abc"), []) == 3
+    assert normalize("  Hello,   WORLD ") == "hello world"
+
+
+def test_pooled_not_mean_of_rates():
+    # a 1-word utterance with 1 error and a 9-word one with 0: pooled 10 %, mean of rates would be 50 %
+    assert pooled_rate([1, 0], [1, 9]) == pytest.approx(10.0)
+    frame = pd.DataFrame({"mixture_id": ["a"] * 3 + ["b"] * 3, "source_index": [0] * 6,
+                          "field": ["", "errors", "ref_len"] * 2, "value": [100.0, 1, 1, 0.0, 0, 9]})
+    assert DWER.aggregate(frame) == {"dwer": pytest.approx(10.0)}
+    assert DWER.columns() == ["dwer"] and DCER.columns() == ["dcer"]
+
+
+class FakeRecognizer:
+    """Deterministic stand-in: 'recognises' the audio by its first sample; counts calls."""
+
+    config = "fake:v1"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def transcribe(self, audio: np.ndarray, sample_rate: int) -> str:
+        self.calls += 1
+        return "red green blue" if audio[0] > 0 else "red green blues"
+
+
+def _item(estimate, reference, cache, system="sys", transcript=None):
+    return MetricInput(estimate, reference, reference, 16000, "m", 0, system_key=system, transcript=transcript,
+                       cache=cache)
+
+
+def test_reference_asr_runs_once_and_is_shared():
+    asr = FakeRecognizer()
+    metrics = [DWER(), DCER(), WER(), CER()]
+    for m in metrics:
+        m._recognizer = asr
+    ref = np.ones(10, np.float32)
+    est = -np.ones(10, np.float32)
+    cache = TextCache({("reference", 0, "fake:v1"): "red green blue"})  # stored by an earlier run
+    out = [m.compute(_item(est, ref, cache, transcript="Red, green, blue.")) for m in metrics]
+    assert asr.calls == 1  # only the estimate: the reference came from the store, the rest from the cache
+    assert out[0] == {"": pytest.approx(100 / 3), "errors": 1.0, "ref_len": 3.0}
+    assert out[1]["errors"] == 1.0 and out[1]["ref_len"] == 14.0  # one inserted "s" in 14 characters
+    assert out[2]["errors"] == 1.0  # WER against the dataset transcript
+    assert cache.new == {("sys", 0, "fake:v1"): "red green blues"}
+    # an estimate identical to its reference reuses the reference transcript (DWER exactly 0)
+    assert metrics[0].compute(_item(ref, ref, cache))[""] == 0.0
+    assert asr.calls == 1
+
+
+def test_wer_without_dataset_transcript_fails_clearly():
+    metric = WER()
+    metric._recognizer = FakeRecognizer()
+    with pytest.raises(ValueError, match="no transcript"):
+        metric.compute(_item(np.ones(4), np.ones(4), TextCache()))
+
+
+@pytest.mark.skipif(not (EMBEDDED / "wav16k").is_dir(), reason="embedded set not generated yet")
+def test_embedded_set_clean_is_zero_and_mixture_is_high(tmp_path):
+    from bench.data import DatasetSpec, open_dataset
+    from bench.report.plain import build_plain_report
+    from bench.runner import RunRequest, run
+    from bench.store import Store
+
+    metric = DWER()
+    if metric.unavailable_reason() is not None:
+        pytest.skip(metric.unavailable_reason())
+    dataset = open_dataset(DatasetSpec(root=None, limit=3))
+    store = Store(tmp_path / "results")
+    run(RunRequest(systems=["mixture", "clean"], metrics=["dwer", "dcer", "wer"]), dataset, store)
+    report = build_plain_report(store)
+    assert report.means.loc["clean", "dwer"] == 0.0 and report.means.loc["clean", "dcer"] == 0.0
+    assert report.means.loc["mixture", "dwer"] > 40.0
+    assert report.means.loc["clean", "wer"] < report.means.loc["mixture", "wer"]
+    # references were recognised once each, and every text is stored
+    texts = store.frame("SELECT system_key, COUNT(*) AS n FROM transcripts GROUP BY system_key")
+    counts = dict(zip(texts["system_key"], texts["n"]))
+    # references once each; the mixture's estimates once each; clean reuses the references' texts
+    assert counts["reference"] == 2 * len(dataset) and sum(counts.values()) == 4 * len(dataset)
