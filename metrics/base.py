@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Sequence
+from typing import TYPE_CHECKING, ClassVar, Mapping, Sequence
 
 import numpy as np
 
@@ -44,6 +44,12 @@ class MetricInput:
     nominal_kbps: float | None = None
     #: results shared between metrics and runs (ASR transcripts); ``None`` outside scoring
     cache: "TextCache | None" = None
+
+
+def field_sums(values: "pd.DataFrame") -> dict[str, tuple[float, int]]:
+    """field -> (sum, count) of the non-missing values in a frame of stored rows."""
+    grouped = values.dropna(subset=["value"]).groupby("field")["value"]
+    return {str(f): (float(s.sum()), int(s.count())) for f, s in grouped}
 
 
 class TextCache:
@@ -125,24 +131,60 @@ class Metric(ABC):
                 out.append(exc)
         return out
 
-    @classmethod
-    def aggregate(cls, values: "pd.DataFrame") -> dict[str, float]:
-        """Corpus-level value of each report column from one system's stored rows.
+    #: fields reported as a corpus ratio Σ num_field / Σ den_field × scale instead of a mean of
+    #: items: DWER pools edit counts over reference words, the measured bitrate bits over seconds
+    pooled: ClassVar[dict[str, tuple[str, str, float]]] = {}
 
-        ``values`` has columns ``mixture_id, source_index, field, value`` (status ok).
-        The default is the mean of each field; metrics that must pool (DWER: summed
-        edit operations over summed reference words; measured bitrate: summed bits
-        over summed seconds) override it, so the report never averages rates.
+    @classmethod
+    def aggregate_sums(cls, sums: "Mapping[str, tuple[float, int]]") -> dict[str, float]:
+        """Corpus value of each report column from per-field (sum, count) of the ok values.
+
+        Every aggregate is a ratio of sums (a mean is Σ value / count), so the report can
+        compute it in SQL over millions of rows and bootstrap it per mixture
+        (:meth:`mixture_parts`) with the very same definition.
         """
         out: dict[str, float] = {}
-        for fld, series in values.groupby("field", sort=False)["value"]:
-            out[cls.column(str(fld))] = float(series.mean()) if series.notna().any() else float("nan")
+        for fld in cls.fields:
+            if fld in cls.hidden_fields:
+                continue
+            if fld in cls.pooled:
+                num_field, den_field, scale = cls.pooled[fld]
+                num, den = sums.get(num_field, (0.0, 0)), sums.get(den_field, (0.0, 0))
+                ok = num[1] > 0 and den[1] > 0 and den[0] > 0
+                out[cls.column(fld)] = scale * num[0] / den[0] if ok else float("nan")
+            else:
+                total, count = sums.get(fld, (0.0, 0))
+                out[cls.column(fld)] = total / count if count else float("nan")
         return out
 
     @classmethod
-    def aggregate_notes(cls, values: "pd.DataFrame") -> dict[str, str]:
+    def aggregate(cls, values: "pd.DataFrame") -> dict[str, float]:
+        """:meth:`aggregate_sums` of a frame of stored rows (``mixture_id, source_index, field, value``)."""
+        return cls.aggregate_sums(field_sums(values))
+
+    @classmethod
+    def aggregate_notes(cls, sums: "Mapping[str, tuple[float, int]]") -> dict[str, str]:
         """Footnotes for report columns whose aggregate is empty for a known reason."""
         return {}
+
+    @classmethod
+    def mixture_parts(cls, values: "pd.DataFrame", column: str) -> "pd.DataFrame":
+        """Per-mixture ``num``/``den`` of one column whose corpus value is Σ num / Σ den.
+
+        Used for bootstrap intervals and paired tests over mixtures; consistent with
+        :meth:`aggregate_sums` by construction.
+        """
+        fld = next(f for f in cls.fields if cls.column(f) == column)
+        if fld in cls.pooled:
+            num_field, den_field, scale = cls.pooled[fld]
+            wide = values.pivot_table(index="mixture_id", columns="field", values="value", aggfunc="sum")
+            if num_field not in wide or den_field not in wide:
+                return values.iloc[0:0].assign(num=[], den=[])[["mixture_id", "num", "den"]]
+            frame = wide[[num_field, den_field]].dropna()
+            return frame.assign(num=scale * frame[num_field], den=frame[den_field]).reset_index()[
+                ["mixture_id", "num", "den"]]
+        rows = values[values["field"] == fld].dropna(subset=["value"])
+        return rows.groupby("mixture_id")["value"].agg(num="sum", den="count").reset_index()
 
     @classmethod
     def column(cls, field: str) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import pandas as pd
 
 from bench.metrics.base import Metric, MetricInput
 
@@ -30,6 +29,8 @@ class Bitrate(Metric):
     higher_is_better = False
     unit = "kbps"
     per = "mixture"
+    #: measured = Σ bits / Σ seconds / 1000: a mean of per-mixture rates would over-weight short mixtures
+    pooled = {"measured_kbps": ("bits", "seconds", 0.001)}
 
     def compute(self, item: MetricInput) -> dict[str, float | None]:  # type: ignore[override]
         bits = item.payload_bits
@@ -39,22 +40,10 @@ class Bitrate(Metric):
                 "bits": None if bits is None else float(bits), "seconds": seconds}
 
     @classmethod
-    def aggregate(cls, values: pd.DataFrame) -> dict[str, float]:
-        wide = values.pivot_table(index="mixture_id", columns="field", values="value", aggfunc="first",
-                                  dropna=False)
-        nominal = wide.get("nominal_kbps", pd.Series(dtype=float)).dropna()
-        pooled = wide.reindex(columns=["bits", "seconds"]).dropna()
-        measured = (pooled["bits"].sum() / pooled["seconds"].sum() / 1000.0
-                    if len(pooled) and pooled["seconds"].sum() > 0 else float("nan"))
-        return {cls.column("nominal_kbps"): float(nominal.mean()) if len(nominal) else float("nan"),
-                cls.column("measured_kbps"): float(measured)}
-
-    @classmethod
-    def aggregate_notes(cls, values: pd.DataFrame) -> dict[str, str]:
+    def aggregate_notes(cls, sums) -> dict[str, str]:
         notes = {}
-        by_field = {f: s for f, s in values.groupby("field")["value"]}
-        if "bits" not in by_field or by_field["bits"].isna().all():
+        if sums.get("bits", (0.0, 0))[1] == 0:
             notes[cls.column("measured_kbps")] = UNBOUNDED_NOTE
-        if "nominal_kbps" not in by_field or by_field["nominal_kbps"].isna().all():
+        if sums.get("nominal_kbps", (0.0, 0))[1] == 0:
             notes[cls.column("nominal_kbps")] = NO_NOMINAL_NOTE
         return notes

@@ -24,7 +24,6 @@ from functools import lru_cache
 from typing import ClassVar, Sequence
 
 import numpy as np
-import pandas as pd
 
 from bench.metrics.asr import Recognizer, get_recognizer
 from bench.metrics.base import Metric, MetricInput, TextCache
@@ -92,6 +91,8 @@ class _AsrErrorRate(Metric):
 
     fields = ("", "errors", "ref_len")
     hidden_fields = ("errors", "ref_len")
+    #: corpus rate = 100 Σ errors / Σ reference length, never a mean of per-utterance rates
+    pooled = {"": ("errors", "ref_len", 100.0)}
     higher_is_better = False
     unit = "%"
     sample_rate = 16000
@@ -134,13 +135,6 @@ class _AsrErrorRate(Metric):
         errors, length = error_counts(self._ground_truth(item), self._hypothesis(item), self.unit_kind)
         rate = 100.0 * errors / length if length else float("nan")
         return {"": rate, "errors": float(errors), "ref_len": float(length)}
-
-    @classmethod
-    def aggregate(cls, values: pd.DataFrame) -> dict[str, float]:
-        by_field = {f: s for f, s in values.groupby("field")["value"]}
-        if "errors" not in by_field or "ref_len" not in by_field:
-            return super().aggregate(values)
-        return {cls.column(""): pooled_rate(by_field["errors"].to_numpy(), by_field["ref_len"].to_numpy())}
 
 
 class DWER(_AsrErrorRate):

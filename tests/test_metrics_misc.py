@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.metrics.base import MetricInput
+from bench.metrics.base import MetricInput, field_sums
 from bench.metrics.bitrate import UNBOUNDED_NOTE, Bitrate
 from bench.metrics.sdr import SDRi, SISDR, sdr, si_sdr
 from bench.metrics.stoi import ESTOI, STOI
@@ -89,7 +89,7 @@ def test_bitrate_per_mixture_and_pooled():
     frame = pd.DataFrame(rows, columns=["mixture_id", "source_index", "field", "value"])
     agg = Bitrate.aggregate(frame)
     assert agg["bitrate_measured_kbps"] == pytest.approx(0.2) and agg["bitrate_nominal_kbps"] == 1.0
-    assert Bitrate.aggregate_notes(frame) == {}
+    assert Bitrate.aggregate_notes(field_sums(frame)) == {}
 
 
 def test_unbounded_systems_show_a_dash_with_note(small_tree: Path, tmp_path: Path):

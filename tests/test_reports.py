@@ -188,3 +188,21 @@ def test_listening_results_fill_mos_and_abx_tables(tmp_path: Path):
     assert (row.cells["CodeSep"].value, row.cells["Other"].value, row.cells["N/P"].value) == (55.0, 40.0, 5.0)
     assert row.cells["p-value"].value == 0.004 and row.cells["CodeSep"].published == "55.83"
     assert table3.rows[1].hint.startswith("no nabx results: bench listen export --test nabx --pair codesep:fstc@4")
+
+
+def test_pooled_parts_agree_with_the_corpus_aggregate():
+    """DWER's per-mixture (num, den) pool to exactly the corpus value the plain report prints."""
+    from bench.metrics.base import field_sums
+    from bench.metrics.dwer import DWER
+
+    rows = [("a", 0, "errors", 1.0), ("a", 0, "ref_len", 10.0), ("a", 1, "errors", 3.0), ("a", 1, "ref_len", 5.0),
+            ("b", 0, "errors", 0.0), ("b", 0, "ref_len", 20.0), ("b", 1, "errors", 2.0), ("b", 1, "ref_len", 5.0)]
+    rows += [(m, j, "", 100.0 * e / n) for (m, j, f, e), (_, _, _, n) in zip(rows[::2], rows[1::2])]
+    frame = pd.DataFrame(rows, columns=["mixture_id", "source_index", "field", "value"])
+    parts = DWER.mixture_parts(frame, "dwer")
+    assert parts.set_index("mixture_id")[["num", "den"]].to_dict("index") == {
+        "a": {"num": 400.0, "den": 15.0}, "b": {"num": 200.0, "den": 25.0}}
+    pooled = 100.0 * 6 / 40
+    assert DWER.aggregate_sums(field_sums(frame)) == {"dwer": pytest.approx(pooled)}
+    assert MixtureParts(parts["mixture_id"].to_numpy(), parts["num"].to_numpy(), parts["den"].to_numpy()).value \
+        == pytest.approx(pooled)

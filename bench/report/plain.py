@@ -51,87 +51,69 @@ def _metric_columns(metric: str) -> list[str]:
     return cls.columns() if cls is not None else [metric]
 
 
-def _hidden_columns(metrics) -> set[str]:
-    hidden = set()
-    for metric in metrics:
-        cls = _metric_class(metric)
-        if cls is not None:
-            hidden |= {cls.column(f) for f in cls.hidden_fields}
-    return hidden
-
-
 def build_plain_report(store: Store, dataset_key: str | None = None) -> PlainReport:
-    """Aggregate the store into per-system means for one dataset (default: the latest run's)."""
+    """Aggregate the store into per-system values for one dataset (default: the latest run's).
+
+    The store is reduced in SQL to per (system, metric, field) sums and counts, and
+    each metric turns those into its columns (:meth:`Metric.aggregate_sums`), so the
+    report stays fast however many rows there are and never recomputes a metric.
+    """
     dataset_key = dataset_key or store.latest_dataset_key()
     if dataset_key is None:
         raise BenchError(f"{store.db_path}: no results yet (run `bench run` first)")
     names = store.frame("SELECT name FROM datasets WHERE dataset_key=?", (dataset_key,))
     dataset_name = names["name"].iloc[0] if len(names) else dataset_key[:12]
-    seps = store.separation_frame(dataset_key)
-    values = store.metric_frame(dataset_key)
-    systems = list(dict.fromkeys(seps["system"]))
-    ok = values[values["status"] == OK].copy()
-    ok["column"] = [_column(m, f) for m, f in zip(ok["metric"], ok["field"])]
-    hidden = _hidden_columns(dict.fromkeys(values["metric"]))
-    columns = [c for c in dict.fromkeys(ok["column"]) if c not in hidden]
-    for metric in dict.fromkeys(values["metric"]):
-        for col in _metric_columns(metric):
-            if col not in columns:
-                columns.append(col)
+    systems = list(store.frame(
+        "SELECT s.name, MIN(p.rowid) AS first FROM separations p JOIN systems s USING (system_key) "
+        "WHERE p.dataset_key=? GROUP BY s.name ORDER BY first", (dataset_key,))["name"])
+    sums = store.frame(
+        "SELECT s.name AS system, m.metric, m.field, SUM(m.value) AS total, COUNT(m.value) AS n "
+        "FROM metric_values m JOIN systems s USING (system_key) WHERE m.dataset_key=? AND m.status=? "
+        "GROUP BY s.name, m.metric, m.field", (dataset_key, OK))
+    states = store.frame(
+        "SELECT s.name AS system, m.metric, m.status, MIN(m.reason) AS reason, COUNT(*) AS n "
+        "FROM metric_values m JOIN systems s USING (system_key) WHERE m.dataset_key=? AND m.status IN (?, ?) "
+        "GROUP BY s.name, m.metric, m.status", (dataset_key, UNAVAILABLE, FAILED))
+    metrics = list(dict.fromkeys([*sums["metric"], *states["metric"]]))
+    columns: list[str] = []
+    for metric in metrics:
+        cls = _metric_class(metric)
+        declared = cls.columns() if cls is not None else sorted({_column(metric, f) for f in
+                                                                  sums[sums["metric"] == metric]["field"]})
+        columns += [c for c in declared if c not in columns]
 
     means = pd.DataFrame(index=systems, columns=columns, dtype=float)
     counts = pd.DataFrame(index=systems, columns=columns, dtype="Int64")
     report = PlainReport(dataset_name, means, counts)
-    _aggregate(report, ok)
-    _add_state_notes(report, values)
-    _mark_capped(report, ok)
-    return report
-
-
-def _aggregate(report: PlainReport, ok: pd.DataFrame) -> None:
-    """Each metric's own corpus-level aggregation (``Metric.aggregate``; the mean by default).
-
-    Pooled metrics (DWER from summed edit counts, measured bitrate from summed bits
-    and seconds) must not be averaged per item, so the metric class decides.
-    """
-    for (system, metric), frame in ok.groupby(["system", "metric"], sort=False):
+    for (system, metric), frame in sums.groupby(["system", "metric"], sort=False):
+        if system not in means.index:
+            continue
+        by_field = {str(f): (float(t), int(n)) for f, t, n in zip(frame["field"], frame["total"], frame["n"])}
         cls = _metric_class(metric)
-        items = frame[["mixture_id", "source_index", "field", "value"]]
         if cls is not None:
-            values = cls.aggregate(items)
-            notes = cls.aggregate_notes(items)
+            values, notes = cls.aggregate_sums(by_field), cls.aggregate_notes(by_field)
         else:  # a metric no longer registered: plain means of what is stored
-            values = {_column(metric, f): s.mean() for f, s in items.groupby("field")["value"]}
+            values = {_column(metric, f): t / n if n else float("nan") for f, (t, n) in by_field.items()}
             notes = {}
         for column, value in values.items():
-            if column not in report.means.columns:
-                continue
-            report.means.loc[system, column] = value
-            per_field = frame[frame["column"] == column]["value"]
-            counted = per_field if len(per_field) else frame.drop_duplicates(["mixture_id", "source_index"])["value"]
-            report.counts.loc[system, column] = int(per_field.notna().sum()) if len(per_field) else len(counted)
+            if column in means.columns:
+                means.loc[system, column] = value
+                fld = column[len(metric) + 1:] if column != metric else ""
+                counts.loc[system, column] = by_field.get(fld, (0.0, 0))[1]
         for column, note in notes.items():
             report.notes.setdefault((system, column), note)
-
-
-def _add_state_notes(report: PlainReport, values: pd.DataFrame) -> None:
-    bad = values[values["status"].isin([UNAVAILABLE, FAILED])]
-    for (system, metric, status), frame in bad.groupby(["system", "metric", "status"]):
-        reason = frame["reason"].dropna().iloc[0] if frame["reason"].notna().any() else "no reason stored"
+        if metric == "sisnri" and "capped" in by_field:
+            total, n = by_field["capped"]
+            report.capped[(system, "sisnri_db")] = n > 0 and total == n
+    for (system, metric, status), frame in states.groupby(["system", "metric", "status"], sort=False):
+        reason = frame["reason"].iloc[0] if frame["reason"].notna().any() else "no reason stored"
         for col in _metric_columns(metric):
-            key = (system, col)
             if status == UNAVAILABLE:
-                report.notes[key] = f"{metric} unavailable: {reason}"
-            elif key not in report.notes:
-                report.notes[key] = f"{metric} failed on {len(frame)} estimates (first: {reason})"
-
-
-def _mark_capped(report: PlainReport, ok: pd.DataFrame) -> None:
-    """SI-SNRi whose estimates are all numerically identical to the references reads as +inf."""
-    flags = ok[ok["column"] == "sisnri_capped"]
-    for system, series in flags.groupby("system")["value"]:
-        if len(series) and bool((series == 1.0).all()):
-            report.capped[(system, "sisnri_db")] = True
+                report.notes[(system, col)] = f"{metric} unavailable: {reason}"
+            else:
+                report.notes.setdefault((system, col),
+                                        f"{metric} failed on {int(frame['n'].sum())} estimates (first: {reason})")
+    return report
 
 
 def format_markdown(report: PlainReport, digits: int = 2) -> str:
