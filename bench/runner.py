@@ -17,7 +17,7 @@ from typing import Sequence
 from bench.catalog import build_system
 from bench.config import BenchConfig, resolve_system_spec
 from bench.manifest import build_manifest
-from bench.scoring import score
+from bench.scoring import BackgroundScorer, score
 from bench.errors import BenchError
 from bench.separation import separate_dataset
 from bench.sharding import ShardView
@@ -94,16 +94,25 @@ def run(request: RunRequest, dataset, store: Store, config: BenchConfig | None =
             from bench.ray_executor import connect
 
             connect(request.ray_address, num_cpus=request.jobs if request.ray_address is None else None)
-        for spec, (system, key) in zip(specs, keyed):
-            store.register_system(key, system.name, system.family, system.config(), system.nominal_kbps)
-            if request.executor == "ray":
-                from bench.ray_executor import separate_on_ray
+        # with metric workers to spare, score each stored batch while inference goes on
+        alongside = None
+        if request.metrics_enabled and request.executor == "local" and request.jobs >= 2:
+            alongside = BackgroundScorer(dataset, request.metrics, store, dataset_key, request.jobs, request.threads)
+        try:
+            for spec, (system, key) in zip(specs, keyed):
+                store.register_system(key, system.name, system.family, system.config(), system.nominal_kbps)
+                if request.executor == "ray":
+                    from bench.ray_executor import separate_on_ray
 
-                separated[system.name] = separate_on_ray(dataset, spec, system, key, dataset_key, store,
-                                                         request.device)
-            else:
-                separated[system.name] = separate_dataset(dataset, system, key, dataset_key, store)
-            log.info("%s (%s): separated %d new mixtures", system.name, key, separated[system.name])
+                    separated[system.name] = separate_on_ray(dataset, spec, system, key, dataset_key, store,
+                                                             request.device)
+                else:
+                    separated[system.name] = separate_dataset(dataset, system, key, dataset_key, store,
+                                                              on_stored=alongside.submit if alongside else None)
+                log.info("%s (%s): separated %d new mixtures", system.name, key, separated[system.name])
+        finally:
+            if alongside is not None:
+                alongside.close()
         scored = 0
         if request.metrics_enabled:
             scored = score(dataset, [(s.name, k) for s, k in keyed], request.metrics, store, dataset_key,

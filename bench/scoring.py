@@ -251,3 +251,63 @@ def _run_pool(dataset, store: Store, dataset_key: str, metric_names: Sequence[st
                 nxt = next(queue, None)
                 if nxt is not None:
                     in_flight.add(pool.submit(run_task, nxt))
+
+
+class BackgroundScorer:
+    """Scores mixtures in a worker pool while the separation stage keeps going.
+
+    The runner hands over each batch right after its rows are committed, so metric
+    workers (CPU) and system inference (device) overlap and the slower stage sets the
+    pace.  In-flight tasks are bounded (2 x jobs): when metrics fall behind, ``submit``
+    waits, so memory stays flat.  Only this (main) process writes to the store.
+    Metrics that are unavailable here are left to the final :func:`score` pass, which
+    records their state.
+    """
+
+    def __init__(self, dataset, metric_names: Sequence[str], store: Store, dataset_key: str, jobs: int,
+                 threads: int) -> None:
+        self.store = store
+        self.dataset_key = dataset_key
+        self.by_id = {m.mixture_id: m for m in dataset.mixtures}
+        metrics = {name: build_metric(name) for name in metric_names}
+        self.runnable = tuple(n for n, m in metrics.items() if m.unavailable_reason() is None)
+        self.limit = 2 * jobs
+        self.in_flight: set[Future] = set()
+        self.nominal = {k: (None if v is None or v != v else float(v)) for k, v in store.frame(
+            "SELECT system_key, nominal_kbps FROM systems").itertuples(index=False)}
+        self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_init_worker,
+                                        initargs=(dataset, store.root, self.runnable, threads))
+        self.bar = progress_bar(0, desc="metrics (alongside)")
+
+    def submit(self, system_key: str, mixture_ids: Sequence[str]) -> None:
+        if not self.runnable:
+            return
+        self.nominal.setdefault(system_key, self._nominal(system_key))
+        for mid in mixture_ids:
+            sep = self.store.separation(self.dataset_key, system_key, mid)
+            task = Task(self.by_id[mid], [SystemWork(system_key, sep, self.runnable)],
+                        self.store.transcripts(self.dataset_key, mid), dict(self.nominal))
+            self._drain(self.limit - 1)
+            self.in_flight.add(self.pool.submit(run_task, task))
+            self.bar.total += 1
+            self.bar.refresh()
+
+    def _nominal(self, system_key: str) -> float | None:
+        frame = self.store.frame("SELECT nominal_kbps FROM systems WHERE system_key=?", (system_key,))
+        value = None if frame.empty else frame["nominal_kbps"].iloc[0]
+        return None if value is None or value != value else float(value)
+
+    def _drain(self, limit: int) -> None:
+        while len(self.in_flight) > limit:
+            finished, self.in_flight = wait(self.in_flight, return_when=FIRST_COMPLETED)
+            for future in finished:
+                _save(self.store, self.dataset_key, future.result())
+                self.bar.update(1)
+
+    def close(self) -> None:
+        """Wait for every submitted task and store its rows."""
+        try:
+            self._drain(0)
+        finally:
+            self.pool.shutdown(cancel_futures=True)
+            self.bar.close()

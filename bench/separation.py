@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -131,8 +132,14 @@ def store_computed(computed: Sequence[Computed], out_dir: Path, store: Store, da
     store.add_separations(dataset_key, system_key, rows)
 
 
-def separate_dataset(dataset, system: System, system_key: str, dataset_key: str, store: Store) -> int:
-    """Separate every mixture not yet stored for this (system, dataset); returns how many were done."""
+def separate_dataset(dataset, system: System, system_key: str, dataset_key: str, store: Store,
+                     on_stored: "Callable[[str, list[str]], None] | None" = None) -> int:
+    """Separate every mixture not yet stored for this (system, dataset); returns how many were done.
+
+    The next batch is read from disk by a helper thread while the system works on the
+    current one (audio decoding releases the GIL).  ``on_stored(system_key, ids)`` is
+    called after each committed batch (the runner scores them alongside).
+    """
     pending = pending_mixtures(dataset, store, dataset_key, system_key)
     if not pending:
         log.info("%s: all %d mixtures cached", system.name, len(dataset.mixtures))
@@ -140,16 +147,23 @@ def separate_dataset(dataset, system: System, system_key: str, dataset_key: str,
     out_dir = store.audio_dir(system.name, system_key, dataset_key)
     remove_stale_temporaries(out_dir)
     bar = progress_bar(len(pending), desc=f"separate {system.name}")
-    try:
-        for batch in chunks(pending, system.max_batch_size):
-            loaded, load_error = load_until_error(dataset, batch)
-            if loaded:
-                store_computed(compute_batch(system, loaded), out_dir, store, dataset_key, system_key)
-                bar.update(len(loaded))
-            if load_error is not None:
-                raise load_error
-    finally:
-        bar.close()
+    batches = list(chunks(pending, system.max_batch_size))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-load") as loader:
+        upcoming = loader.submit(load_until_error, dataset, batches[0])
+        try:
+            for index in range(len(batches)):
+                loaded, load_error = upcoming.result()
+                if load_error is None and index + 1 < len(batches):
+                    upcoming = loader.submit(load_until_error, dataset, batches[index + 1])
+                if loaded:
+                    store_computed(compute_batch(system, loaded), out_dir, store, dataset_key, system_key)
+                    bar.update(len(loaded))
+                    if on_stored is not None:
+                        on_stored(system_key, [item.record.mixture_id for item in loaded])
+                if load_error is not None:
+                    raise load_error
+        finally:
+            bar.close()
     return len(pending)
 
 
