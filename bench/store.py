@@ -56,6 +56,9 @@ CREATE TABLE IF NOT EXISTS metric_values (
     source_index INTEGER NOT NULL, metric TEXT NOT NULL, version TEXT NOT NULL,
     field TEXT NOT NULL, value REAL, status TEXT NOT NULL, reason TEXT,
     PRIMARY KEY (dataset_key, system_key, mixture_id, source_index, metric, version, field));
+-- covering index: per-(system, metric, field) sums for reports without touching the table
+CREATE INDEX IF NOT EXISTS metric_values_by_metric
+    ON metric_values (dataset_key, system_key, metric, field, status, value);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, started TEXT NOT NULL, finished TEXT, manifest_json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS transcripts (
@@ -269,6 +272,18 @@ class Store:
     def finish_run(self, run_id: str) -> None:
         with self.transaction() as conn:
             conn.execute("UPDATE runs SET finished=? WHERE run_id=?", (now(), run_id))
+
+    def system_keys(self, dataset_key: str) -> dict[str, str]:
+        """System name -> key of its most recent results on a dataset.
+
+        A name can own several keys (its checkpoint changed between runs); reports
+        show the newest, never a mix of two configurations.
+        """
+        rows = self.conn.execute(
+            "SELECT s.name, p.system_key, MAX(p.created) AS last, MIN(p.rowid) AS first FROM separations p "
+            "JOIN systems s USING (system_key) WHERE p.dataset_key=? GROUP BY p.system_key ORDER BY last, first",
+            (dataset_key,)).fetchall()
+        return {name: key for name, key, _, _ in rows}
 
     def latest_dataset_key(self) -> str | None:
         row = self.conn.execute(

@@ -80,10 +80,7 @@ def _published(table: str, system: str, column: str, condition: str) -> str | No
 # -- store access ----------------------------------------------------------------------------
 def system_keys(store: Store, dataset_key: str) -> dict[str, str]:
     """System name -> key of its most recent results on this dataset."""
-    frame = store.frame(
-        "SELECT s.name, p.system_key, MAX(p.created) AS last FROM separations p JOIN systems s USING (system_key) "
-        "WHERE p.dataset_key=? GROUP BY s.name, p.system_key ORDER BY last", (dataset_key,))
-    return {name: key for name, key in zip(frame["name"], frame["system_key"])}
+    return store.system_keys(dataset_key)
 
 
 def _metric_class(metric: str):

@@ -1,0 +1,184 @@
+"""Throughput, overhead and memory of `bench run` / `bench report`, measured side by side.
+
+Prints, in one run, on the embedded set scaled up (each mixture repeated under new IDs
+until there are ``--mixtures``):
+
+  * naive loop: the same metric work as a plain Python loop (load, compute every metric
+    on every source, no store, no cache), with the time spent in each metric;
+  * `bench run --systems clean` with all the metrics, ``--jobs 1`` and ``--jobs 2``:
+    mixtures/s, peak memory (RSS of the run), and ratios against the naive loop and
+    against the sum of the individual metric costs (target: within 1.3x);
+  * inference throughput per system (`bench run --no-metrics`), for the systems given;
+  * `bench report` over a synthetic store of 10 systems x 3000 mixtures (target < 2 s).
+
+and writes the same numbers to ``results/perf.md`` (``--out``).  Not a test: timings
+depend on the machine and on what else runs on it (the load average is recorded).
+
+    .venv/bin/python benchmarks/perf.py --mixtures 500
+    .venv/bin/python benchmarks/perf.py --mixtures 128 --systems mixture,clean,sepformer,fstc@2,codesep
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_METRICS = "sisnri,sisdr,stoi,estoi,dnsmos,bitrate"
+
+
+def scaled_tree(out: Path, mixtures: int) -> Path:
+    """A Libri2Mix tree whose CSV lists the embedded mixtures repeatedly under new IDs."""
+    from bench.data.libri2mix import DatasetSpec, open_dataset
+
+    base = open_dataset(DatasetSpec())
+    meta = out / "Libri2Mix" / "wav16k" / "min" / "metadata"
+    meta.mkdir(parents=True)
+    with open(meta / "mixture_test_mix_clean.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["mixture_ID", "mixture_path", "source_1_path", "source_2_path", "length"])
+        for i in range(mixtures):
+            m = base.mixtures[i % len(base.mixtures)]
+            writer.writerow([f"{m.mixture_id}-r{i // len(base.mixtures)}", m.mixture_path, *m.source_paths,
+                             m.num_samples])
+    return out
+
+
+def naive_loop(tree: Path, metric_names: list[str]) -> tuple[float, dict[str, float], int]:
+    """The same work without the harness: every metric on every (clean) source, one by one."""
+    from bench.catalog import build_metric
+    from bench.data.libri2mix import DatasetSpec, open_dataset
+    from bench.metrics.base import MetricInput
+
+    dataset = open_dataset(DatasetSpec(root=tree))
+    metrics = [build_metric(n) for n in metric_names]
+    metrics = [m for m in metrics if m.unavailable_reason() is None]
+    spent = {m.name: 0.0 for m in metrics}
+    start = time.perf_counter()
+    for mixture in dataset.mixtures:
+        item = dataset.load(mixture)
+        for j, ref in enumerate(item.sources):
+            inp = MetricInput(estimate=ref, reference=ref, mixture=item.mixture, sample_rate=mixture.sample_rate,
+                              mixture_id=mixture.mixture_id, source_index=j, payload_bits=None,
+                              mixture_seconds=mixture.seconds, nominal_kbps=None)
+            for metric in metrics:
+                if metric.per == "mixture" and j > 0:
+                    continue
+                t0 = time.perf_counter()
+                metric.compute(inp)
+                spent[metric.name] += time.perf_counter() - t0
+    return time.perf_counter() - start, spent, len(dataset)
+
+
+def bench_cli(args: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one `bench` command in a fresh process.
+
+    ``os.wait4`` gives that child's own resource usage (its peak RSS, or that of the
+    largest of its own worker processes), not a maximum over every earlier child.
+    """
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=cwd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench {' '.join(args)} failed with exit status {proc.returncode}")
+    return wall, usage.ru_maxrss / 1024.0
+
+
+def synthetic_store(root: Path, systems: int = 10, mixtures: int = 3000) -> None:
+    from bench.store import Store
+
+    store = Store(root)
+    rng = np.random.default_rng(0)
+    dk = "f" * 64
+    store.register_dataset(dk, "synthetic-3000", {}, mixtures)
+    fields = [("sisnri", "db"), ("sisnri", "capped"), ("dnsmos", "p808"), ("dnsmos", "ovrl"), ("dnsmos", "sig"),
+              ("dnsmos", "bak"), ("stoi", ""), ("estoi", ""), ("dwer", ""), ("dwer", "errors"), ("dwer", "ref_len")]
+    for s in range(systems):
+        key = f"{s:016x}"
+        store.register_system(key, f"system{s}", "synthetic", {}, 1.0)
+        conn = store.conn
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO separations VALUES (?,?,?,?,?,?,?,?,?)",
+                         [(dk, key, f"m{i}", 5.0, 5000, 0.1, "[0, 1]", "{}", "x") for i in range(mixtures)])
+        conn.executemany("INSERT INTO metric_values VALUES (?,?,?,?,?,?,?,?,?,?)",
+                         [(dk, key, f"m{i}", j, m, "1", f, float(rng.random()), "ok", None)
+                          for i in range(mixtures) for j in range(2) for m, f in fields])
+        conn.execute("COMMIT")
+    store.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mixtures", type=int, default=500)
+    parser.add_argument("--metrics", default=DEFAULT_METRICS)
+    parser.add_argument("--systems", default="mixture,clean", help="systems for the inference throughput")
+    parser.add_argument("--out", type=Path, default=Path("results/perf.md"))
+    args = parser.parse_args()
+    metric_names = args.metrics.split(",")
+    lines = [f"# Performance ({time.strftime('%Y-%m-%d %H:%M')})", "",
+             f"Command: `python benchmarks/perf.py --mixtures {args.mixtures} --metrics {args.metrics} "
+             f"--systems {args.systems}`", "",
+             f"Machine: {os.cpu_count()} cores; load average at start {os.getloadavg()[0]:.2f} "
+             "(other work on the machine slows every number alike)", ""]
+
+    def say(text: str = "") -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        tree = scaled_tree(work / "data", args.mixtures)
+        naive_s, spent, n = naive_loop(tree, metric_names)
+        metric_sum = sum(spent.values())
+        say(f"## Metrics: `clean` x {n} mixtures, metrics {args.metrics}")
+        say()
+        say("| what | seconds | mixtures/s | peak RSS (MiB) | vs naive loop | vs sum of metric costs |")
+        say("|---|---:|---:|---:|---:|---:|")
+        say(f"| naive loop | {naive_s:.1f} | {n / naive_s:.2f} | — | 1.00 | {naive_s / metric_sum:.2f} |")
+        base = ["run", "--systems", "clean", "--metrics", args.metrics, "--data", str(tree), "--quiet"]
+        for jobs in (1, 2):
+            wall, peak = bench_cli([*base, "--jobs", str(jobs), "--results", str(work / f"r{jobs}")], work)
+            say(f"| bench run --jobs {jobs} | {wall:.1f} | {n / wall:.2f} | {peak:.0f} | {wall / naive_s:.2f} | "
+                f"{wall / metric_sum:.2f} |")
+        say()
+        say("Individual metric costs (naive loop): " + ", ".join(f"{k} {v:.1f} s" for k, v in spent.items()) +
+            f"; sum {metric_sum:.1f} s")
+        say()
+        say("## Inference (`bench run --no-metrics`)")
+        say()
+        say("| system | seconds | mixtures/s | peak RSS (MiB) |")
+        say("|---|---:|---:|---:|")
+        for system in args.systems.split(","):
+            wall, peak = bench_cli(["run", "--systems", system, "--no-metrics", "--data", str(tree), "--quiet",
+                                    "--results", str(work / f"inf-{system}")], work)
+            say(f"| {system} | {wall:.1f} | {n / wall:.2f} | {peak:.0f} |")
+        say()
+        synthetic_store(work / "big")
+        wall, _ = bench_cli(["report", "--results", str(work / "big"), "--quiet"], work)
+        from bench.report.plain import build_plain_report
+        from bench.store import Store
+
+        start = time.perf_counter()
+        build_plain_report(Store(work / "big"))
+        inproc = time.perf_counter() - start
+        say("## Report over 10 systems x 3000 mixtures (660,000 stored values)")
+        say()
+        say(f"`bench report`: {wall:.2f} s wall including interpreter start and imports; "
+            f"the aggregation itself {inproc:.2f} s (target < 2 s)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n")
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
