@@ -49,6 +49,15 @@ def dataset_spec(args: argparse.Namespace, root: str | None):
     )
 
 
+def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``bench run`` and ``bench score``."""
+    parser.add_argument("--metrics", help="comma-separated metric names (default: every registered metric)")
+    parser.add_argument("--jobs", type=int, default=1, help="metric worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="math threads per metric worker")
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
+                        help="results directory (default ./results)")
+
+
 def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executor", default="local", choices=["local", "ray"],
                         help="local (default) or ray: tasks on a Ray cluster (needs a shared filesystem)")
@@ -277,11 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="separate and score; resumes where a previous run stopped")
     p.add_argument("--systems", required=True, help="comma-separated names, e.g. mixture,clean or fstc@2")
-    p.add_argument("--metrics", help="comma-separated metric names (default: every registered metric)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    p.add_argument("--jobs", type=int, default=1, help="metric worker processes")
-    p.add_argument("--threads", type=int, default=1, help="math threads per metric worker")
-    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results directory (default ./results)")
+    add_scoring_arguments(p)
     p.add_argument("--config", type=Path, help="bench.toml (default: ./bench.toml if present)")
     p.add_argument("--no-metrics", action="store_true", help="stop after separation (score later: bench score)")
     p.add_argument("--shard", help="k/n: handle only the k-th of n round-robin slices of the mixtures")
@@ -292,10 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("score", help="compute metrics for estimates already stored")
     p.add_argument("--systems", help="comma-separated stored system names (default: all stored)")
-    p.add_argument("--metrics", help="comma-separated metric names (default: every registered metric)")
-    p.add_argument("--jobs", type=int, default=1)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    add_scoring_arguments(p)
     p.add_argument("--shard", help="k/n: score only the k-th of n slices")
     add_executor_arguments(p)
     add_dataset_arguments(p)

@@ -32,6 +32,17 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, out: Path) -> list[Path]:
+    """Write ``out.png`` and ``out.pdf`` and release the figure."""
+    fig.tight_layout()
+    paths = [out.with_suffix(".png"), out.with_suffix(".pdf")]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return paths
+
+
 def _points(store: Store, dataset_key: str, column: str, resamples: int, seed: int) -> pd.DataFrame:
     records = []
     families = store.frame("SELECT system_key, family FROM systems")
@@ -79,13 +90,7 @@ def rate_quality(store: Store, dataset_key: str, out: Path, metrics=DEFAULT_RATE
     if drawn == 0:
         plt.close(fig)
         raise BenchError("no stored metric to plot (run `bench run` with utmos, dnsmos, dwer or stoi first)")
-    fig.tight_layout()
-    paths = [out.with_suffix(".png"), out.with_suffix(".pdf")]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for path in paths:
-        fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return paths
+    return _save(plt, fig, out)
 
 
 def per_utterance(store: Store, dataset_key: str, column: str, out: Path, kind: str = "box") -> list[Path]:
@@ -111,10 +116,4 @@ def per_utterance(store: Store, dataset_key: str, column: str, out: Path, kind: 
     ax.set_title(f"per-mixture {column}")
     ax.grid(True, axis="y", alpha=0.3)
     plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
-    fig.tight_layout()
-    paths = [out.with_suffix(".png"), out.with_suffix(".pdf")]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for path in paths:
-        fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return paths
+    return _save(plt, fig, out)
