@@ -26,6 +26,14 @@ TRAINERS: Registry = Registry("training recipe", "jsac_bench.trainers")
 # -- systems: family name -> System subclass; `listed` is what `bench systems` shows
 SYSTEMS.register("mixture", "bench.baselines.reference:MixtureSystem", listed=["mixture"])
 SYSTEMS.register("clean", "bench.baselines.reference:CleanSystem", listed=["clean"])
+SYSTEMS.register("codec", "bench.baselines.codec_only:CodecOnlySystem", listed=["codec@1", "codec@2", "codec@8"])
+SYSTEMS.register("sepformer", "bench.baselines.separators.system:SepformerSystem", listed=["sepformer"])
+SYSTEMS.register("fcts", "bench.baselines.pipelines:FCTSSystem", listed=["fcts@1"])
+SYSTEMS.register("fstc", "bench.baselines.pipelines:FSTCSystem", listed=["fstc@1", "fstc@2", "fstc@4", "fstc@8"])
+SYSTEMS.register("codesep", "bench.systems.codesep.adapter:CodeSepSystem", listed=["codesep"])
+SYSTEMS.register("codesep-noacbg", "bench.systems.codesep.adapter:CodeSepNoACBGSystem", listed=["codesep-noacbg"])
+SYSTEMS.register("codesep-notf", "bench.systems.codesep.adapter:CodeSepNoTFSystem", listed=["codesep-notf"])
+SYSTEMS.register("codesep-oracle-aux", "bench.systems.codesep.adapter:CodeSepOracleAuxSystem", listed=["codesep-oracle-aux"])
 
 # -- metrics: name -> Metric subclass
 METRICS.register("sisnri", "bench.metrics.sisnr:SISNRi")
@@ -44,6 +52,9 @@ METRICS.register("spk_sim", "bench.metrics.spk_sim:SpeakerSimilarity")
 METRICS.register("bitrate", "bench.metrics.bitrate:Bitrate")
 
 # -- training recipes: name -> "module:" exposing add_arguments/run
+TRAINERS.register("codec", "bench.baselines.codecs.mdct_rvq.train:")
+TRAINERS.register("separator", "bench.baselines.separators.train:")
+TRAINERS.register("codesep", "bench.systems.codesep.train:")
 
 
 def build_system(spec: "SystemSpec", device: str = "cpu", sample_rate: int = 16000) -> "System":

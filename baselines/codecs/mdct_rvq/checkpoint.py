@@ -1,0 +1,52 @@
+"""Saving and loading codec weights: the shipped ``tiny.pt`` and the training run's ``last.pt``.
+
+A shipped checkpoint is ``{"format": 1, "config": ModelConfig dict, "state_dict": ...}``
+in float32, readable with ``torch.load(weights_only=True)`` (no pickled code), with
+a JSON twin describing how it was made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.baselines.codecs.mdct_rvq.config import ModelConfig
+from bench.baselines.codecs.mdct_rvq.model import MDCTRVQModel
+from bench.errors import BenchError
+
+PACKAGE_CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
+DEFAULT_CHECKPOINT = PACKAGE_CHECKPOINTS / "tiny.pt"
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """torch.save through a temporary file, so a kill never leaves a truncated checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def export_weights(model: MDCTRVQModel, path: Path, info: dict[str, Any]) -> None:
+    """Write the weights-only checkpoint and ``<path>.json`` (config + ``info``)."""
+    state = {k: v.detach().float().cpu().clone() if v.is_floating_point() else v.detach().cpu().clone()
+             for k, v in model.state_dict().items()}
+    atomic_save({"format": 1, "config": model.cfg.to_dict(), "state_dict": state}, path)
+    meta = {"config": model.cfg.to_dict(), **info}
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+
+
+def load_model(path: Path | None = None, device: str = "cpu") -> MDCTRVQModel:
+    """The codec model from a shipped checkpoint (default: the packaged tiny one), in eval mode."""
+    path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+    if not path.exists():
+        raise BenchError(f"codec checkpoint {path} not found (train one with `bench train codec`)")
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    if "state_dict" not in blob or "config" not in blob:
+        raise BenchError(f"{path}: not an MDCT-RVQ codec checkpoint")
+    model = MDCTRVQModel(ModelConfig.from_dict(blob["config"]))
+    model.load_state_dict(blob["state_dict"])
+    return model.to(device).eval()

@@ -1,0 +1,131 @@
+"""The MDCT-RVQ codec network (MDCTCodec-style, CodeSep's "plain neural speech codec").
+
+x --MDCT--> X [160, F] --compress--> encoder (ConvNeXt v2, /2 in time) --> z [K, F/2]
+  --RVQ (N stages, M codes)--> z_q = sum_n w_{n,d_n} --> decoder (ConvNeXt v2, x2)
+  --> compressed X^ --expand--> iMDCT --> x^
+
+Coefficients are power-law compressed, c = sign(X)|X|^(1/2), so quiet
+high-frequency bins are not drowned by the low-frequency ones at the input and
+in the MDCT-domain loss; the decoder predicts c^ and X^ = c^ |c^|.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from bench.baselines.codecs.mdct_rvq.config import ModelConfig
+from bench.baselines.codecs.mdct_rvq.convnext import stack
+from bench.baselines.codecs.mdct_rvq.mdct import MDCT
+from bench.baselines.codecs.mdct_rvq.rvq import ResidualVQ
+
+
+class ChannelNorm(nn.Module):
+    """LayerNorm over channels of a [B, C, T] tensor."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(channels, eps=1e-6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.transpose(1, 2)).transpose(1, 2)
+
+
+def compress(coeffs: torch.Tensor) -> torch.Tensor:
+    return coeffs.sign() * coeffs.abs().clamp_min(1e-12).sqrt()
+
+
+def expand(compressed: torch.Tensor) -> torch.Tensor:
+    return compressed * compressed.abs()
+
+
+class Encoder(nn.Module):
+    """Compressed MDCT [B, hop, F] -> latent z [B, K, F / downsample]."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        c, c2 = cfg.channels, cfg.latent_channels
+        self.net = nn.Sequential(
+            nn.Conv1d(cfg.hop, c, 7, padding=3), ChannelNorm(c), stack(c, cfg.encoder_depth[0]),
+            ChannelNorm(c), nn.Conv1d(c, c2, 2 * cfg.downsample, stride=cfg.downsample,
+                                      padding=cfg.downsample // 2),
+            stack(c2, cfg.encoder_depth[1]), ChannelNorm(c2), nn.Conv1d(c2, cfg.codebook_dim, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Decoder(nn.Module):
+    """Latent z_q [B, K, F'] -> compressed MDCT [B, hop, F' * downsample]."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        c, c2 = cfg.channels, cfg.latent_channels
+        self.net = nn.Sequential(
+            nn.Conv1d(cfg.codebook_dim, c2, 7, padding=3), ChannelNorm(c2), stack(c2, cfg.decoder_depth[0]),
+            ChannelNorm(c2), nn.ConvTranspose1d(c2, c, cfg.downsample, stride=cfg.downsample),
+            stack(c, cfg.decoder_depth[1]), ChannelNorm(c), nn.Conv1d(c, cfg.hop, 1),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class MDCTRVQModel(nn.Module):
+    """Encoder + residual VQ + decoder around a fixed MDCT; waves are [B, T] at 16 kHz."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.mdct = MDCT(cfg.hop)
+        self.encoder = Encoder(cfg)
+        self.quantizer = ResidualVQ(cfg.num_stages, cfg.codebook_size, cfg.codebook_dim, cfg.ema_decay,
+                                    cfg.dropout_prob)
+        self.decoder = Decoder(cfg)
+
+    # -- framing ----------------------------------------------------------------------------------
+    def num_frames(self, num_samples: int) -> int:
+        """Token frames for a wave of ``num_samples`` (MDCT frames ceil(T/hop)+1, rounded up to even)."""
+        mdct_frames = self.mdct.num_frames(num_samples)
+        return -(-mdct_frames // self.cfg.downsample)
+
+    def padded_length(self, num_samples: int) -> int:
+        """Samples to pad to so the MDCT frame count is a multiple of the downsampling factor."""
+        return (self.num_frames(num_samples) * self.cfg.downsample - 1) * self.cfg.hop
+
+    # -- coding path --------------------------------------------------------------------------------
+    def latent(self, wave: torch.Tensor) -> torch.Tensor:
+        """Encoder output z [B, K, frames] for waves [B, T]."""
+        padded = nn.functional.pad(wave, (0, self.padded_length(wave.shape[-1]) - wave.shape[-1]))
+        return self.encoder(compress(self.mdct(padded)))
+
+    def decode_from_latent(self, z_q: torch.Tensor, num_samples: int | None = None) -> torch.Tensor:
+        """x^ for a quantised latent z_q [B, K, frames] (a sum of codevectors)."""
+        coeffs = expand(self.decoder(z_q))
+        return self.mdct.inverse(coeffs, num_samples)
+
+    @torch.no_grad()
+    def encode_tokens(self, wave: torch.Tensor, num_stages: int | None = None) -> torch.Tensor:
+        """Tokens d [B, N', frames] (int64) of waves [B, T]."""
+        return self.quantizer.encode(self.latent(wave).transpose(1, 2), num_stages)
+
+    @torch.no_grad()
+    def decode_tokens(self, tokens: torch.Tensor, num_samples: int | None = None) -> torch.Tensor:
+        """Waves [B, T] from tokens [B, N', frames]."""
+        return self.decode_from_latent(self.quantizer.decode(tokens).transpose(1, 2), num_samples)
+
+    def codebook(self, stage: int) -> torch.Tensor:
+        """W_n [M, K] of the 0-based ``stage``."""
+        return self.quantizer.stages[stage].codebook
+
+    def forward(self, wave: torch.Tensor, num_stages: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Training pass: (x^ [B, T], compressed MDCT prediction, its target, commitment loss)."""
+        padded = nn.functional.pad(wave, (0, self.padded_length(wave.shape[-1]) - wave.shape[-1]))
+        target = compress(self.mdct(padded))
+        z = self.encoder(target)
+        z_q, _, commit = self.quantizer(z.transpose(1, 2), num_stages)
+        predicted = self.decoder(z_q.transpose(1, 2))
+        wave_hat = self.mdct.inverse(expand(predicted), wave.shape[-1])
+        return wave_hat, predicted, target, commit

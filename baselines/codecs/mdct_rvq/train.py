@@ -1,0 +1,36 @@
+"""Train the MDCT-RVQ neural codec (``bench train codec --config tiny --data DIR``).
+
+Resumable: the run folder keeps ``last.pt`` (model, optimiser, step, RNG state)
+and ``log.csv`` (one row of losses per ``log_every`` steps); rerunning the same
+command continues where it stopped.  ``--export`` writes the weights-only file the
+codec loads (plus a JSON of its configuration and training summary).
+
+Only argparse is imported at module level so ``bench --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", choices=("tiny", "paper"), default="tiny", help="model/training preset")
+    parser.add_argument("--data", required=True, metavar="DIR",
+                        help="training audio: a Libri2Mix-format tree (its s1/s2 folders are used) or LibriSpeech")
+    parser.add_argument("--out", metavar="DIR", default=None, help="run folder (default: runs/codec-<config>)")
+    parser.add_argument("--steps", type=int, default=None, help="total optimiser steps (overrides the preset)")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="stop (checkpoint and export) after this much wall time in this invocation")
+    parser.add_argument("--batch-size", type=int, default=None, help="override the preset batch size")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in the run folder")
+    parser.add_argument("--export", metavar="PATH", default=None,
+                        help="after training, write weights-only checkpoint PATH (+ PATH.json)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench.baselines.codecs.mdct_rvq.trainer import train
+
+    return train(args)

@@ -1,0 +1,132 @@
+"""The ``sepformer`` system: separation only, nothing transmitted (the paper's "+∞" row).
+
+``model_dir`` (option, e.g. from ``bench.toml``) points at any Sepformer in
+speechbrain's pretrained format; without it the project's tiny model shipped in
+``pretrained/sepformer-tiny`` is used.  A model trained at another rate (the public
+``speechbrain/sepformer-libri2mix`` runs at 8 kHz) is resampled around, and the
+config records both rates, so the run manifest says what happened.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from bench.errors import BenchError
+from bench.records import LoadedMixture, Separation
+from bench.system import System
+
+DEFAULT_MODEL = "sepformer-tiny"
+
+
+def default_model_dir() -> Path:
+    """The shipped tiny separator (package data)."""
+    return Path(str(importlib.resources.files("bench.baselines.separators").joinpath("pretrained", DEFAULT_MODEL)))
+
+
+def resolve_model_dir(model_dir: "str | Path | None") -> Path:
+    return default_model_dir() if model_dir in (None, "") else Path(str(model_dir)).expanduser()
+
+
+def peek_hparams(model_dir: Path) -> dict[str, Any]:
+    """Top-level scalars of ``hyperparams.yaml`` without building any module (tags are skipped)."""
+    from bench.baselines.separators.sepformer import HPARAMS_FILE
+
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    _Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    path = model_dir / HPARAMS_FILE
+    try:
+        data = yaml.load(path.read_text(), Loader=_Loader)
+    except (OSError, yaml.YAMLError) as exc:
+        raise BenchError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+    if not isinstance(data, dict):
+        raise BenchError(f"{path}: not a mapping")
+    return {k: v for k, v in data.items() if isinstance(v, (int, float, str, bool))}
+
+
+def separator_config(model_dir: Path, rate: int) -> dict[str, Any]:
+    """What the manifest should say about a separator: its rate and the resampling around it."""
+    model_rate = int(peek_hparams(model_dir).get("sample_rate", 0)) or None
+    if model_rate is None:
+        raise BenchError(f"{model_dir}: hyperparams.yaml has no 'sample_rate'")
+    chain = f"{rate}->{model_rate}->{rate} Hz" if model_rate != rate else "none"
+    return {"model": model_dir.name, "model_sample_rate": model_rate, "resampling": chain}
+
+
+class SeparatorStage:
+    """A loaded separator plus how the harness calls it; shared by sepformer, FCTS and FSTC."""
+
+    def __init__(self, model_dir: "str | Path | None", device: str, rate: int, system_name: str) -> None:
+        from bench.baselines.separators.sepformer import missing_files
+
+        self.model_dir = resolve_model_dir(model_dir)
+        absent = missing_files(self.model_dir)
+        if absent:
+            raise BenchError(f"system {system_name!r}: separator {self.model_dir} is missing "
+                             f"{', '.join(p.name for p in absent)}")
+        self.device = device
+        self.rate = rate
+        self.config = separator_config(self.model_dir, rate)
+        self._model = None
+
+    def files(self) -> list[Path]:
+        from bench.baselines.separators.sepformer import checkpoint_paths
+
+        return checkpoint_paths(self.model_dir)
+
+    @property
+    def model(self):
+        """Built on first use: ``bench systems`` and key computation need no weights in memory."""
+        if self._model is None:
+            from bench.baselines.separators.sepformer import load_separator
+
+            self._model = load_separator(self.model_dir, device=self.device)
+        return self._model
+
+    def separate(self, mixtures: Sequence, max_batch: int) -> list:
+        """[S, T] estimates at ``rate`` for each 1-D mixture at ``rate`` (raw model gain)."""
+        return self.model.separate_many(list(mixtures), rate=self.rate, device=self.device, max_batch=max_batch)
+
+
+def separator_status(model_dir: "str | Path | None") -> str:
+    """``present`` or ``missing: …`` for ``bench systems``."""
+    from bench.baselines.separators.sepformer import missing_files
+
+    directory = resolve_model_dir(model_dir)
+    absent = missing_files(directory)
+    if absent:
+        return f"missing: {directory} lacks {', '.join(p.name for p in absent)}"
+    return "present"
+
+
+class SepformerSystem(System):
+    """Sepformer separation without any codec: the unbounded-bitrate upper bound."""
+
+    family = "sepformer"
+    max_batch_size = 8   # equal-length mixtures only are batched together (see sepformer.py)
+
+    def __init__(self, name: str, kbps: float | None = None, device: str = "cpu", sample_rate: int = 16000,
+                 model_dir: "str | None" = None, **options: Any) -> None:
+        if model_dir is not None:
+            options["model_dir"] = model_dir
+        super().__init__(name, kbps=kbps, device=device, sample_rate=sample_rate, **options)
+        self.stage = SeparatorStage(model_dir, device, sample_rate, name)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "separator": self.stage.config}
+
+    def checkpoint_files(self) -> Sequence[Path]:
+        return self.stage.files()
+
+    @classmethod
+    def weights_status(cls, **options: Any) -> str:
+        return separator_status(options.get("model_dir"))
+
+    def separate(self, batch: Sequence[LoadedMixture]) -> list[Separation]:
+        estimates = self.stage.separate([item.mixture for item in batch], self.max_batch_size)
+        return [Separation(estimates=est) for est in estimates]

@@ -1,0 +1,169 @@
+"""Codec quality against bitrate on clean single-speaker speech (the codec quality gate).
+
+Every s1/s2 source of a Libri2Mix-format test set (default: the embedded one) is
+encoded and decoded by each codec operating point; the table gives the bitrate
+measured from the payloads, STOI against the clean source, and DNSMOS P.808 of the
+decoded speech (``--p835`` adds P.835 OVRL at ~1 s of CPU per clip and row).  For the neural codec quality must rise with
+the number of RVQ stages.
+
+    .venv/bin/python benchmarks/codec_quality.py                       # mdct_rvq at 0.5..8 kbps
+    .venv/bin/python benchmarks/codec_quality.py --classic             # + codec2 and opus
+    .venv/bin/python benchmarks/codec_quality.py --limit 16 --no-dnsmos
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+EMBEDDED = Path(__file__).resolve().parents[1] / "bench/data/embedded/Libri2Mix/wav16k/min/test"
+NEURAL_KBPS = (0.5, 1.0, 2.0, 4.0, 8.0)
+CLASSIC = {"codec2": (0.7, 1.2, 1.6, 2.4, 3.2), "opus": (6.0, 8.0, 12.0, 16.0)}
+
+
+def load_sources(root: Path, limit: int | None) -> list[np.ndarray]:
+    """Clean single-speaker clips: every file in ``root``/s1 and ``root``/s2 (sorted), 16 kHz."""
+    from bench.audio import read_audio, resample
+
+    files = sorted((root / "s1").glob("*.*")) + sorted((root / "s2").glob("*.*"))
+    files = [f for f in files if f.suffix.lower() in (".flac", ".wav")]
+    if not files:
+        sys.exit(f"no s1/s2 audio under {root}")
+    if limit:
+        files = files[:: max(1, len(files) // limit)][:limit]
+    clips = []
+    for path in files:
+        audio, rate = read_audio(path)
+        clips.append(resample(audio, rate, 16000))
+    return clips
+
+
+def evaluate(codec, kbps: float, clips: list[np.ndarray], dnsmos) -> dict[str, float]:
+    """Measured kbps, mean STOI and DNSMOS of one operating point."""
+    from bench.metrics.stoi import stoi
+    from bench.records import stream_bits
+
+    mode = codec.bitrate(kbps)
+    bits, seconds, decoded, start = 0, 0.0, [], time.perf_counter()
+    for clip in clips:
+        payload = codec.encode(clip, mode)
+        bits += stream_bits(payload)
+        seconds += clip.size / 16000
+        decoded.append(codec.decode(payload, mode, clip.size))
+    row = {"kbps": kbps, "measured_kbps": bits / seconds / 1000, "rtf": (time.perf_counter() - start) / seconds,
+           "stoi": float(np.mean([stoi(d, c, 16000) for d, c in zip(decoded, clips)]))}
+    row.update(score_dnsmos(dnsmos, decoded))
+    return row
+
+
+class P808Only:
+    """DNSMOS P.808 alone (the project's DNSMOS windows and features, only the small P.808 model).
+
+    The P.835 model costs ~1 s of CPU per 9 s window; the P.808 one a few ms, which
+    keeps a full table on a 2-core machine within minutes.  ``--p835`` uses the
+    complete metric instead.
+    """
+
+    def __init__(self, threads: int) -> None:
+        import onnxruntime as ort
+
+        from bench.metrics.dnsmos import model_paths
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(model_paths()[1]), options, providers=["CPUExecutionProvider"])
+
+    def score(self, clips: list[np.ndarray]) -> list[dict[str, float]]:
+        from bench.metrics.dnsmos import p808_features, windows
+
+        out = []
+        for clip in clips:
+            feats = np.stack([p808_features(w) for w in windows(clip)])
+            out.append({"p808": float(np.mean(self.session.run(None, {"input_1": feats})[0][:, 0]))})
+        return out
+
+
+def score_dnsmos(dnsmos, clips: list[np.ndarray]) -> dict[str, float]:
+    if dnsmos is None:
+        return {}
+    scores = [s if isinstance(s, dict) else {"p808": s.p808, "ovrl": s.ovrl} for s in dnsmos.score(clips)]
+    return {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=EMBEDDED, help="folder holding s1/ and s2/ (16 kHz)")
+    parser.add_argument("--checkpoint", default=None, help="mdct_rvq checkpoint (default: the packaged tiny.pt)")
+    parser.add_argument("--kbps", default=",".join(f"{k:g}" for k in NEURAL_KBPS), help="mdct_rvq rates")
+    parser.add_argument("--classic", action="store_true", help="also codec2 and opus")
+    parser.add_argument("--limit", type=int, default=None, help="use only N clips (evenly spaced)")
+    parser.add_argument("--no-dnsmos", action="store_true", help="skip DNSMOS")
+    parser.add_argument("--p835", action="store_true", help="full DNSMOS (P.835 SIG/BAK/OVRL too; slow on CPU)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from bench.baselines.codecs import get_codec
+
+    torch.set_num_threads(args.threads)
+    clips = load_sources(args.data, args.limit)
+    dnsmos = None
+    if not args.no_dnsmos:
+        try:
+            if args.p835:
+                from bench.metrics.dnsmos import DnsmosModels
+
+                dnsmos = DnsmosModels(threads=args.threads)
+            else:
+                dnsmos = P808Only(args.threads)
+        except Exception as exc:                       # metric not installed: STOI only
+            print(f"DNSMOS unavailable ({exc}); STOI only", file=sys.stderr)
+    total = sum(c.size for c in clips) / 16000
+    print(f"{len(clips)} clean sources, {total / 60:.1f} min, from {args.data}", file=sys.stderr)
+
+    plan = [("mdct_rvq", float(k)) for k in args.kbps.split(",") if k]
+    if args.classic:
+        plan += [(name, k) for name, rates in CLASSIC.items() for k in rates]
+    codecs = {}
+    rows = [{"codec": "clean", "kbps": float("nan"), "measured_kbps": float("nan"), "rtf": 0.0, "stoi": 1.0,
+             **score_dnsmos(dnsmos, clips)}]
+    for name, kbps in plan:
+        if name not in codecs:
+            options = {"device": args.device}
+            if name == "mdct_rvq" and args.checkpoint:
+                options["checkpoint"] = args.checkpoint
+            codecs[name] = get_codec(name, **options)
+        row = {"codec": name, **evaluate(codecs[name], kbps, clips, dnsmos)}
+        rows.append(row)
+        print(format_row(row), file=sys.stderr, flush=True)
+    print(table(rows, dnsmos is not None, args.p835))
+    return 0
+
+
+def format_row(row: dict) -> str:
+    return " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+
+
+def table(rows: list[dict], with_dnsmos: bool, with_ovrl: bool = False) -> str:
+    head = ("| codec | nominal kbps | measured kbps | STOI |" + (" DNSMOS P.808 |" if with_dnsmos else "")
+            + (" DNSMOS OVRL |" if with_ovrl else ""))
+    lines = [head, "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"]
+    for r in rows:
+        cells = [r["codec"], "-" if np.isnan(r["kbps"]) else f"{r['kbps']:g}",
+                 "-" if np.isnan(r["measured_kbps"]) else f"{r['measured_kbps']:.3f}", f"{r['stoi']:.3f}"]
+        if with_dnsmos:
+            cells.append(f"{r.get('p808', float('nan')):.2f}")
+        if with_ovrl:
+            cells.append(f"{r.get('ovrl', float('nan')):.2f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""CodeSep (BTDM + ATSP over the MDCT-RVQ codec) with random small weights: shapes, losses, payload, adapter."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bench.baselines.codecs.mdct_rvq.checkpoint import export_weights as export_codec
+from bench.baselines.codecs.mdct_rvq.codec import MDCTRVQCodec
+from bench.baselines.codecs.mdct_rvq.config import ModelConfig
+from bench.baselines.codecs.mdct_rvq.model import MDCTRVQModel
+from bench.config import BenchConfig, resolve_system_spec
+from bench.data import DatasetSpec, open_dataset
+from bench.errors import BenchError
+from bench.records import LoadedMixture, stream_bits
+from bench.systems.codesep.checkpoint import codec_sha256, export_weights
+from bench.systems.codesep.config import ATSPConfig, BTDMConfig
+from bench.systems.codesep.losses import pairwise_ce, pi_ce, tf_ce
+from bench.systems.codesep.model import ATSP, BTDM
+from bench.systems.codesep.pipeline import CodeSepPipeline, codec_codebooks
+
+from libri2mix_tree import build_tree
+
+SMALL_BTDM = BTDMConfig(dim=32, heads=2, ffn_dim=64, n_intra=1, n_inter=1, dropout=0.0)
+SMALL_ATSP = ATSPConfig(dim=32, heads=2, ffn_dim=64, n_lstm=1, n_con=1, dropout=0.0)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small tensors: one thread is faster, and leaves the other cores to parallel jobs."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def codec_file(tmp_path_factory) -> Path:
+    """A randomly initialised small codec, saved like the real one."""
+    torch.manual_seed(0)
+    model = MDCTRVQModel(ModelConfig(channels=16, latent_channels=16, encoder_depth=(1, 1), decoder_depth=(1, 1)))
+    for stage in model.quantizer.stages:                       # spread codes so tokens vary
+        stage.codebook.normal_()
+    path = tmp_path_factory.mktemp("codec") / "codec.pt"
+    export_codec(model, path, {"note": "random test codec"})
+    return path
+
+
+@pytest.fixture(scope="module")
+def codec(codec_file: Path) -> MDCTRVQCodec:
+    return MDCTRVQCodec(codec_file)
+
+
+@pytest.fixture(scope="module")
+def weights(codec_file: Path, tmp_path_factory) -> Path:
+    """Random small BTDM/ATSP weights for every variant, tied to the test codec."""
+    torch.manual_seed(1)
+    folder = tmp_path_factory.mktemp("codesep")
+    digest = codec_sha256(codec_file)
+    for name, model in (("btdm.pt", BTDM(SMALL_BTDM)), ("btdm-noacbg.pt", BTDM(BTDMConfig(**{**SMALL_BTDM.to_dict(), "acbg": False}))),
+                        ("atsp.pt", ATSP(SMALL_ATSP)), ("atsp-notf.pt", ATSP(SMALL_ATSP))):
+        export_weights(model, "btdm" if name.startswith("btdm") else "atsp", folder / name, digest, {"test": True})
+    return folder
+
+
+def test_btdm_shapes_match_codec_frames(codec: MDCTRVQCodec):
+    btdm = BTDM(SMALL_BTDM).eval()
+    for length in (3200, 4001, 16000 + 37):
+        frames = codec.num_frames(length, 1)
+        assert frames == codec.encode_tokens(np.zeros(length, np.float32), 1).shape[-1]
+        logits = btdm.logits_from_wave(torch.randn(2, length), frames)
+        assert logits.shape == (2, 2, frames, 1024)
+    assert btdm.logmel.samples_per_token_frame == codec.model.cfg.samples_per_frame == 320
+
+
+def test_pi_ce_is_min_over_permutations():
+    torch.manual_seed(0)
+    logits, targets = torch.randn(3, 2, 7, 1024), torch.randint(0, 1024, (3, 2, 7))
+    loss, perms = pi_ce(logits, targets)
+    by_hand = []
+    for b in range(3):
+        ce = lambda i, j: F.cross_entropy(logits[b, i], targets[b, j])  # noqa: E731
+        options = [ce(0, 0) + ce(1, 1), ce(0, 1) + ce(1, 0)]
+        by_hand.append(min(options))
+        assert perms[b].tolist() == ([0, 1] if options[0] <= options[1] else [1, 0])
+    assert float(loss) == pytest.approx(float(torch.stack(by_hand).mean()), rel=1e-5)
+    assert pairwise_ce(logits, targets).shape == (3, 2, 2)
+    # swapping the targets changes nothing
+    assert float(pi_ce(logits, targets.flip(1))[0]) == pytest.approx(float(loss), rel=1e-6)
+
+
+def test_atsp_input_is_sum_of_codebook_lookups(codec: MDCTRVQCodec):
+    atsp = ATSP(SMALL_ATSP)
+    atsp.set_codebooks(codec_codebooks(codec, 4))
+    tokens = torch.randint(0, 1024, (2, 4, 9))
+    w = [codec.codebook(n) for n in range(4)]
+    for n in range(1, 4):                                          # sub-predictor n (eq. 5)
+        z = atsp.stage_input(tokens[:, 0], [tokens[:, m] for m in range(1, n)])
+        manual = w[0][tokens[:, 0]] + sum((w[m][tokens[:, m]] for m in range(1, n)), torch.zeros_like(z))
+        torch.testing.assert_close(z, manual)
+    # the full sum of all N look-ups is the codec's quantised latent
+    z_all = atsp.stage_input(tokens[:, 0], [tokens[:, m] for m in range(1, 4)])
+    torch.testing.assert_close(z_all.transpose(1, 2), codec.latent_from_tokens(tokens))
+    assert atsp.forward_teacher(tokens).shape == (2, 3, 9, 1024)
+    assert float(tf_ce(atsp.forward_teacher(tokens), tokens[:, 1:]).detach()) > 0
+
+
+def test_argmax_decoding_is_deterministic(codec: MDCTRVQCodec):
+    torch.manual_seed(2)
+    pipe = CodeSepPipeline(codec, BTDM(SMALL_BTDM), ATSP(SMALL_ATSP))
+    mixture = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
+    base = pipe.base_tokens(mixture)
+    assert base.shape == (2, codec.num_frames(8000, 1))
+    assert torch.equal(base, pipe.base_tokens(mixture))
+    aux = pipe.aux_tokens(base)
+    assert aux.shape == (2, 3, base.shape[-1]) and torch.equal(aux, pipe.aux_tokens(base))
+    tokens = torch.cat([base[:, None], aux], 1)
+    np.testing.assert_array_equal(pipe.decode(tokens, 8000), pipe.decode(tokens, 8000))
+
+
+def _system(name: str, weights: Path, codec_file: Path, **extra):
+    from bench.catalog import build_system
+
+    config = BenchConfig(systems={name: {"family": name, "checkpoint_dir": str(weights),
+                                         "codec_checkpoint": str(codec_file), **extra}})
+    return build_system(resolve_system_spec(name, config))
+
+
+def test_payload_is_exactly_one_kbps(weights: Path, codec_file: Path, tmp_path: Path):
+    system = _system("codesep", weights, codec_file)
+    assert system.nominal_kbps == 1.0
+    seconds = 2.0
+    n = int(16000 * seconds)
+    mixture = LoadedMixture(record=None, mixture=np.zeros(n, np.float32), sources=None)   # type: ignore[arg-type]
+    result = system.separate([mixture])[0]
+    assert result.estimates.shape == (2, n)
+    assert len(result.payload) == 2 and all(s.bits_per_token == 10 for s in result.payload)
+    frames = result.payload[0].tokens.shape[-1]
+    assert sum(stream_bits(s) for s in result.payload) == 2 * 10 * frames
+    assert 2 * 10 * 50 / 1000 == 1.0                               # 50 frames/s, 10 bit, 2 speakers
+    assert frames == system.pipeline.codec.num_frames(n, 1) == 50 * seconds + 1   # codec framing: one edge frame
+    with pytest.raises(BenchError, match="1 kbps"):
+        type(system).check_kbps("codesep@2", 2.0)
+    type(system).check_kbps("codesep@1", 1.0)
+
+
+def test_adapter_end_to_end_all_variants(weights: Path, codec_file: Path, tmp_path: Path):
+    from bench.runner import RunRequest, run
+    from bench.store import Store
+
+    tree = build_tree(tmp_path / "data", mix_types=("mix_clean",))
+    dataset = open_dataset(DatasetSpec(root=tree, limit=1))
+    names = ["codesep", "codesep-noacbg", "codesep-notf", "codesep-oracle-aux"]
+    config = BenchConfig(systems={n: {"family": n, "checkpoint_dir": str(weights),
+                                      "codec_checkpoint": str(codec_file)} for n in names})
+    store = Store(tmp_path / "results")
+    summary = run(RunRequest(systems=names, metrics=["sisnri"]), dataset, store, config)
+    assert summary.separated == {n: 1 for n in names}
+    import sqlite3
+    with sqlite3.connect(tmp_path / "results" / "bench.sqlite") as conn:
+        rows = conn.execute("SELECT payload_bits, seconds FROM separations").fetchall()
+    assert len(rows) == 4 and all(bits == 2 * 10 * (np.ceil((np.ceil(s * 16000 / 160) + 1) / 2)) for bits, s in rows)
+
+
+def test_missing_weights_and_codec_mismatch(weights: Path, codec_file: Path, tmp_path: Path):
+    from bench.systems.codesep.adapter import CodeSepNoTFSystem
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert CodeSepNoTFSystem.weights_status(checkpoint_dir=str(empty), codec_checkpoint=str(codec_file)).startswith(
+        "missing: BTDM weights")
+    with pytest.raises(BenchError, match="weights missing"):
+        _system("codesep-notf", empty, codec_file)
+    # another codec checkpoint (different weights -> different sha256) is refused with a clear error
+    other = tmp_path / "other.pt"
+    torch.manual_seed(9)
+    export_codec(MDCTRVQModel(ModelConfig(channels=16, latent_channels=16, encoder_depth=(1, 1),
+                                          decoder_depth=(1, 1))), other, {})
+    assert "trained on tokens of codec checkpoint" in CodeSepNoTFSystem.weights_status(
+        checkpoint_dir=str(weights), codec_checkpoint=str(other))
+    with pytest.raises(BenchError, match="trained on tokens of codec checkpoint sha256"):
+        _system("codesep", weights, other)
+    from bench.systems.codesep.checkpoint import load_weights
+
+    with pytest.raises(BenchError, match="retrain CodeSep"):
+        load_weights(weights / "btdm.pt", "btdm", other, codec_sha256(other))
+
+
+@pytest.mark.parametrize("stage,flag", [("btdm", None), ("btdm", "no_acbg"), ("atsp", None),
+                                        ("atsp", "no_teacher_forcing")])
+def test_two_step_training_smoke(stage: str, flag: str | None, codec_file: Path, tmp_path: Path):
+    from bench.systems.codesep.checkpoint import load_weights
+    from bench.systems.codesep.train import add_arguments
+    from bench.systems.codesep.trainer import TrainOptions, train
+
+    tree = build_tree(tmp_path / "data", mix_types=("mix_clean",))
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    out = tmp_path / f"{stage}.pt"
+    argv = ["--stage", stage, "--data", str(tree.parent), "--split", "test", "--dev", str(tree.parent),
+            "--dev-split", "test", "--out", str(out), "--codec-checkpoint", str(codec_file), "--steps", "2",
+            "--batch-size", "2", "--segment-frames", "8", "--eval-every", "2"]
+    if flag:
+        argv.append("--" + flag.replace("_", "-"))
+    record = train(TrainOptions.from_args(parser.parse_args(argv)))
+    assert record["step"] == 2 and np.isfinite(record["loss"]) and 0 <= record["dev_acc"] <= 1
+    model = load_weights(out, stage, codec_file, codec_sha256(codec_file))
+    if stage == "btdm":
+        assert model.cfg.acbg == (flag is None)
+    assert (out.with_suffix(".json")).is_file() and (tmp_path / f"{stage}.pt.work" / "log.jsonl").is_file()
+    # resuming continues from the saved step
+    again = train(TrainOptions.from_args(parser.parse_args(argv[:-1 if flag else None] + (["--" + flag.replace("_", "-")] if flag else []) + [])))
+    assert again == {} or again["step"] == 2
