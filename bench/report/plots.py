@@ -19,6 +19,7 @@ from bench.report.tables import _values, bitrate_parts, metric_parts, system_key
 from bench.store import OK, Store
 
 LINE_FAMILIES = ("fstc", "fcts", "codec")
+KBPS_TICKS = (0.5, 1, 2, 4, 8, 16, 32)
 DEFAULT_RATE_METRICS = (("utmos", "UTMOS"), ("dnsmos_p808", "DNSMOS (P.808)"), ("dwer", "DWER"),
                         ("stoi", "STOI"))
 
@@ -68,6 +69,8 @@ def rate_quality(store: Store, dataset_key: str, out: Path, metrics=DEFAULT_RATE
         frame = _points(store, dataset_key, column, resamples, seed)
         ax.set_title(title)
         ax.set_xscale("log")
+        ax.set_xticks(KBPS_TICKS, [f"{t:g}" for t in KBPS_TICKS])  # plain numbers, not 2x10^0
+        ax.minorticks_off()
         ax.set_xlabel("measured bitrate (kbps)")
         ax.grid(True, which="both", alpha=0.3)
         if frame.empty:
