@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from bench.training import add_loop_arguments, add_run_arguments
+
 DESCRIPTION = "train a Sepformer separator (PIT SI-SNR, dynamic mixing), saved in speechbrain's pretrained format"
 
 
@@ -26,15 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dev-split", default="dev")
     parser.add_argument("--out", required=True, help="output model directory (speechbrain pretrained format)")
     parser.add_argument("--work", default=None, help="checkpoints and loss log (default: <out>.work)")
-    parser.add_argument("--steps", type=int, default=None, help="total optimiser steps")
-    parser.add_argument("--minutes", type=float, default=None, help="stop (and save) after this much wall time")
-    parser.add_argument("--batch-size", type=int, default=None)
+    add_loop_arguments(parser)
     parser.add_argument("--segment", type=float, default=None, help="training example length in seconds")
-    parser.add_argument("--lr", type=float, default=None)
-    parser.add_argument("--eval-every", type=int, default=None, help="validate and save every N steps")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: leave cores to others)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    add_run_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

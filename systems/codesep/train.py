@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 
+from bench.training import add_loop_arguments, add_run_arguments
+
 DESCRIPTION = "train CodeSep's BTDM or ATSP against the MDCT-RVQ codec's tokens"
 
 
@@ -37,15 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-acbg", action="store_true", help="BTDM without the ACBG (ablation)")
     parser.add_argument("--no-teacher-forcing", action="store_true",
                         help="ATSP fed with its own predictions instead of the codec's tokens (ablation)")
-    parser.add_argument("--steps", type=int, default=None, help="total optimiser steps")
-    parser.add_argument("--minutes", type=float, default=None, help="stop (and save) after this much wall time")
-    parser.add_argument("--batch-size", type=int, default=None)
+    add_loop_arguments(parser)
     parser.add_argument("--segment-frames", type=int, default=None, help="codec frames per example (50 = 1 s)")
-    parser.add_argument("--lr", type=float, default=None)
-    parser.add_argument("--eval-every", type=int, default=None, help="validate and save every N steps")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: leave cores to others)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    add_run_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

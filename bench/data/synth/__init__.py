@@ -10,30 +10,14 @@ engines are subprocesses or imported lazily inside :mod:`.voices`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
 
+def __getattr__(name: str):
+    """``synthesize`` is imported on first use, so the CLI never loads TTS code at start-up."""
+    if name == "synthesize":
+        from bench.data.synth.pipeline import synthesize
 
-def synthesize(
-    out_root: Path,
-    split: str = "test",
-    mixtures: int | None = None,
-    hours: float | None = None,
-    seed: int = 0,
-    audio_format: str = "flac",
-    voices: Sequence[str] | None = None,
-    jobs: int = 1,
-    cache_dir: Path | None = None,
-    progress: bool = False,
-) -> Path:
-    """Write one split of a synthetic Libri2Mix under ``out_root``; return ``out_root/Libri2Mix``.
-
-    See :func:`bench.data.synth.pipeline.synthesize` for the details.
-    """
-    from bench.data.synth.pipeline import synthesize as _synthesize
-
-    return _synthesize(out_root, split, mixtures, hours, seed, audio_format, voices, jobs,
-                       cache_dir, progress)
+        return synthesize
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["synthesize"]
