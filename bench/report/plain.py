@@ -74,9 +74,7 @@ def build_plain_report(store: Store, dataset_key: str | None = None) -> PlainRep
         "SELECT system_key, metric, status, MIN(reason) AS reason, COUNT(*) AS n FROM metric_values "
         "WHERE dataset_key=? AND status IN (?, ?) GROUP BY system_key, metric, status",
         (dataset_key, UNAVAILABLE, FAILED))
-    for frame in (sums, states):
-        frame["system"] = frame["system_key"].map(name_of)
-        frame.dropna(subset=["system"], inplace=True)
+    sums, states = ((f.assign(system=f["system_key"].map(name_of)).dropna(subset=["system"])) for f in (sums, states))
     metrics = list(dict.fromkeys([*sums["metric"], *states["metric"]]))
     columns: list[str] = []
     for metric in metrics:
