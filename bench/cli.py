@@ -97,7 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = run(request, dataset, store, config)
     if not args.quiet:
         done = ", ".join(f"{k}: {v} new" for k, v in summary.separated.items())
-        print(f"run {summary.run_id}: {len(dataset)} mixtures ({done}); {summary.scored} mixtures scored; "
+        print(f"run {summary.run_id}: {len(dataset)} mixtures ({done}); {summary.scored} scoring tasks; "
               f"results in {store.root}, log in {summary.run_dir}")
     return 0
 

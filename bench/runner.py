@@ -113,9 +113,9 @@ def run(request: RunRequest, dataset, store: Store, config: BenchConfig | None =
         finally:
             if alongside is not None:
                 alongside.close()
-        scored = 0
+        scored = alongside.completed if alongside is not None else 0
         if request.metrics_enabled:
-            scored = score(dataset, [(s.name, k) for s, k in keyed], request.metrics, store, dataset_key,
+            scored += score(dataset, [(s.name, k) for s, k in keyed], request.metrics, store, dataset_key,
                            jobs=request.jobs, threads=request.threads, executor=request.executor)
         store.finish_run(run_id)
         return RunSummary(run_id, run_dir, dataset_key, separated, scored)

@@ -278,6 +278,8 @@ class BackgroundScorer:
         self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_init_worker,
                                         initargs=(dataset, store.root, self.runnable, threads))
         self.bar = progress_bar(0, desc="metrics (alongside)")
+        #: scoring tasks finished and stored (one per system and mixture)
+        self.completed = 0
 
     def submit(self, system_key: str, mixture_ids: Sequence[str]) -> None:
         if not self.runnable:
@@ -303,6 +305,7 @@ class BackgroundScorer:
             for future in finished:
                 _save(self.store, self.dataset_key, future.result())
                 self.bar.update(1)
+                self.completed += 1
 
     def close(self) -> None:
         """Wait for every submitted task and store its rows."""
