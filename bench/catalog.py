@@ -34,6 +34,12 @@ SYSTEMS.register("codesep", "bench.systems.codesep.adapter:CodeSepSystem", liste
 SYSTEMS.register("codesep-noacbg", "bench.systems.codesep.adapter:CodeSepNoACBGSystem", listed=["codesep-noacbg"])
 SYSTEMS.register("codesep-notf", "bench.systems.codesep.adapter:CodeSepNoTFSystem", listed=["codesep-notf"])
 SYSTEMS.register("codesep-oracle-aux", "bench.systems.codesep.adapter:CodeSepOracleAuxSystem", listed=["codesep-oracle-aux"])
+SYSTEMS.register("tokensplit", "bench.systems.tokensplit.adapter:TokenSplitSystem", listed=["tokensplit"])
+SYSTEMS.register("tokensplit-target", "bench.systems.tokensplit.adapter:TokenSplitTargetSystem", listed=["tokensplit-target"])
+SYSTEMS.register("tokensplit-nontarget", "bench.systems.tokensplit.adapter:TokenSplitNonTargetSystem", listed=["tokensplit-nontarget"])
+SYSTEMS.register("tokensplit-both", "bench.systems.tokensplit.adapter:TokenSplitBothSystem", listed=["tokensplit-both"])
+SYSTEMS.register("tokensplit-refine", "bench.systems.tokensplit.adapter:TokenSplitRefineSystem", listed=["tokensplit-refine"])
+SYSTEMS.register("tokensplit-refine-target", "bench.systems.tokensplit.adapter:TokenSplitRefineTargetSystem", listed=["tokensplit-refine-target"])
 
 # -- metrics: name -> Metric subclass
 METRICS.register("sisnri", "bench.metrics.sisnr:SISNRi")
@@ -46,6 +52,7 @@ METRICS.register("utmos", "bench.metrics.utmos:UTMOS")
 METRICS.register("distillmos", "bench.metrics.distillmos:DistillMOS")
 METRICS.register("dwer", "bench.metrics.dwer:DWER")
 METRICS.register("dcer", "bench.metrics.dwer:DCER")
+METRICS.register("tdwer", "bench.metrics.dwer:TranscriptDWER")
 METRICS.register("wer", "bench.metrics.dwer:WER")
 METRICS.register("cer", "bench.metrics.dwer:CER")
 METRICS.register("spk_sim", "bench.metrics.spk_sim:SpeakerSimilarity")
@@ -55,6 +62,7 @@ METRICS.register("bitrate", "bench.metrics.bitrate:Bitrate")
 TRAINERS.register("codec", "bench.baselines.codecs.mdct_rvq.train:")
 TRAINERS.register("separator", "bench.baselines.separators.train:")
 TRAINERS.register("codesep", "bench.systems.codesep.train:")
+TRAINERS.register("tokensplit", "bench.systems.tokensplit.train:")
 
 
 def build_system(spec: "SystemSpec", device: str = "cpu", sample_rate: int = 16000) -> "System":

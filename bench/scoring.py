@@ -111,6 +111,7 @@ def run_task(task: Task) -> TaskResult:
                 mixture_seconds=sep.seconds,
                 nominal_kbps=task.nominal_kbps.get(work.system_key),
                 cache=cache,
+                system_transcript=_system_transcript(sep.info, sep.permutation[j]),
             )
             for name in work.metrics:
                 metric = _WORKER_METRICS[name]
@@ -127,6 +128,14 @@ def run_task(task: Task) -> TaskResult:
 
 def _source_indices(metric: Metric, num_sources: int) -> range:
     return range(-1, 0) if metric.per == "mixture" else range(num_sources)
+
+
+def _system_transcript(info: dict, index: int) -> str | None:
+    """The system's own text for its ``index``-th estimate (``info["transcripts"]``), if it made one."""
+    texts = (info or {}).get("transcripts")
+    if isinstance(texts, list) and 0 <= index < len(texts) and isinstance(texts[index], str):
+        return texts[index]
+    return None
 
 
 def _compute_many(metric: Metric, keyed: list[tuple[str, MetricInput]]) -> list[tuple[str, MetricRow]]:

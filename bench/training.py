@@ -19,3 +19,18 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: leave cores to others)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+
+
+def warmup_cosine(step: int, warmup_steps: int, max_steps: int, time_fraction: float = 0.0) -> float:
+    """Learning-rate factor: linear warm-up, then cosine decay to 10 % at ``max_steps`` or at the time budget.
+
+    ``time_fraction`` is the share of a ``--minutes`` budget already used; whichever budget
+    runs out first sets the decay, so a run stopped by the clock still ends at a low rate.
+    """
+    import math
+
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, max_steps - warmup_steps)
+    progress = min(1.0, max(progress, time_fraction))
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))

@@ -44,6 +44,8 @@ class MetricInput:
     nominal_kbps: float | None = None
     #: results shared between metrics and runs (ASR transcripts); ``None`` outside scoring
     cache: "TextCache | None" = None
+    #: the system's own transcript of this source (e.g. TokenSplit's W outputs), when it makes one
+    system_transcript: str | None = None
 
 
 def field_sums(values: "pd.DataFrame") -> dict[str, tuple[float, int]]:

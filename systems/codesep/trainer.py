@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import shlex
 import sys
 import time
@@ -27,6 +26,7 @@ import torch
 
 from bench.systems.codesep.config import PRESETS, Schedule
 from bench.systems.codesep.losses import permuted_targets, pi_ce, tf_ce, token_accuracy
+from bench.training import warmup_cosine
 
 log = logging.getLogger("bench.codesep.train")
 
@@ -82,16 +82,8 @@ def schedule_for(opts: TrainOptions) -> Schedule:
 
 
 def lr_factor(step: int, schedule: Schedule, time_fraction: float = 0.0) -> float:
-    """Linear warm-up, then cosine decay to 10% at ``max_steps`` or at the end of ``--minutes``.
-
-    ``time_fraction`` is the share of the wall-clock budget used; whichever budget runs out
-    first sets the decay, so a run stopped by ``--minutes`` still ends at a low rate.
-    """
-    if step < schedule.warmup_steps:
-        return (step + 1) / schedule.warmup_steps
-    progress = (step - schedule.warmup_steps) / max(1, schedule.max_steps - schedule.warmup_steps)
-    progress = min(1.0, max(progress, time_fraction))
-    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+    """Warm-up then cosine decay (:func:`bench.training.warmup_cosine`) on the stage's schedule."""
+    return warmup_cosine(step, schedule.warmup_steps, schedule.max_steps, time_fraction)
 
 
 class Stage:

@@ -1,0 +1,75 @@
+"""TokenSplit weights files, tied (like CodeSep's) to the codec checkpoint whose tokens they model.
+
+``{"format": 1, "kind": "tokensplit"|"tokensplit-refine", "config", "frames", "vocab_size",
+"state_dict", "codec_sha256", "info"}`` in float32 (``weights_only`` loadable), with a
+JSON twin.  Loading with another codec is refused: its tokens mean something else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.errors import BenchError
+from bench.system import file_sha256
+from bench.systems.tokensplit.config import TokenSplitConfig
+from bench.systems.tokensplit.model import TokenSplitModel
+from bench.systems.tokensplit.sequences import SequenceBuilder
+
+PACKAGE_CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
+KINDS = ("tokensplit", "tokensplit-refine")
+
+
+def export_weights(model: TokenSplitModel, frames: int, path: Path, codec_hash: str, info: dict[str, Any]) -> None:
+    kind = "tokensplit-refine" if model.cfg.refine else "tokensplit"
+    state = {k: v.detach().float().cpu().clone() for k, v in model.state_dict().items()}
+    blob = {"format": 1, "kind": kind, "config": model.cfg.to_dict(), "frames": frames,
+            "vocab_size": model.vocab_size, "state_dict": state, "codec_sha256": codec_hash, "info": info}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    torch.save(blob, tmp)
+    os.replace(tmp, path)
+    meta = {k: v for k, v in blob.items() if k != "state_dict"}
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+
+
+def read_header(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise BenchError(f"TokenSplit weights {path} not found (train them with `bench train tokensplit`)")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same one-line error
+        raise BenchError(f"{path}: not a readable TokenSplit weights file ({exc.__class__.__name__})") from None
+    if not isinstance(blob, dict) or blob.get("kind") not in KINDS or "state_dict" not in blob:
+        raise BenchError(f"{path}: not a TokenSplit weights file")
+    return blob
+
+
+def check_codec(blob: dict[str, Any], path: Path, codec_path: Path) -> None:
+    digest = file_sha256(Path(codec_path))
+    if blob.get("codec_sha256") != digest:
+        raise BenchError(f"TokenSplit weights {path} were trained on tokens of codec sha256 "
+                         f"{str(blob.get('codec_sha256'))[:12]}…, but the codec in use ({codec_path}) has "
+                         f"sha256 {digest[:12]}…; retrain with `bench train tokensplit` against this codec")
+
+
+def load_weights(path: Path, kind: str, codec_path: Path, device: str = "cpu") -> tuple[TokenSplitModel, int]:
+    """(model in eval mode, block frames) after checking kind and codec hash."""
+    blob = read_header(path)
+    if blob["kind"] != kind:
+        raise BenchError(f"{path}: holds {blob['kind']} weights, expected {kind}")
+    check_codec(blob, Path(path), Path(codec_path))
+    cfg = TokenSplitConfig.from_dict(blob["config"])
+    frames = int(blob["frames"])
+    builder = SequenceBuilder(cfg, frames)
+    model = TokenSplitModel(cfg, builder.vocab.size, builder.input_layout.length, builder.output_layout.length)
+    try:
+        model.load_state_dict(blob["state_dict"])
+    except RuntimeError as exc:
+        raise BenchError(f"{path}: weights do not fit the network its config describes ({str(exc)[:120]})") from None
+    return model.to(device).eval(), frames
