@@ -232,16 +232,18 @@ def cmd_systems(args: argparse.Namespace) -> int:
             rows.append((name, family, {}))
     for name, table in config.systems.items():
         rows.append((name, str(table["family"]), {k: v for k, v in table.items() if k != "family"}))
-    print(f"{'system':<24} {'family':<12} {'nominal kbps':>12}  weights")
+    print(f"{'system':<26} {'family':<26} {'nominal kbps':>12}  weights")
     for name, family, options in rows:
         spec = resolve_system_spec(name, config)
+        rate = spec.kbps
         try:
             cls = SYSTEMS.entry(family).load()
             status = cls.weights_status(**options)
+            rate = rate if rate is not None else cls.fixed_kbps
         except BenchError as exc:
             status = f"unavailable: {exc}"
-        kbps = "unbounded" if spec.kbps is None else f"{spec.kbps:g}"
-        print(f"{name:<24} {family:<12} {kbps:>12}  {status}")
+        kbps = "unbounded" if rate is None else f"{rate:g}"
+        print(f"{name:<26} {family:<26} {kbps:>12}  {status}")
     return 0
 
 

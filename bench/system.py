@@ -34,6 +34,9 @@ class System(ABC):
     needs_references: ClassVar[bool] = False
     #: how many mixtures one ``separate`` call may take; >1 only where padding provably changes nothing
     max_batch_size: ClassVar[int] = 1
+    #: a bitrate the family always has whatever its name says (CodeSep: 1 kbps), for listings
+    #: that must not load weights; ``None``: the bitrate comes from the name (``fstc@2``) or is unbounded
+    fixed_kbps: ClassVar[float | None] = None
 
     def __init__(self, name: str, kbps: float | None = None, device: str = "cpu", sample_rate: int = 16000,
                  **options: Any) -> None:

@@ -59,6 +59,8 @@ class CodeSepSystem(System):
     version: ClassVar[str] = "1"
     #: attention over a padded batch would see the padding: one mixture per call
     max_batch_size: ClassVar[int] = 1
+    #: base tokens of 2 speakers x 50 frames/s x 10 bits (nominal_kbps recomputes it from the codec)
+    fixed_kbps: ClassVar[float | None] = 1.0
 
     def __init__(self, name: str, kbps: float | None = None, device: str = "cpu", sample_rate: int = 16000,
                  checkpoint_dir: str | None = None, btdm: str | None = None, atsp: str | None = None,
