@@ -78,13 +78,16 @@ LAYOUTS: dict[str, TableLayout] = {
     "tokensplit": TableLayout(
         "tokensplit", "TokenSplit table: separation and recognition quality",
         (SISNRI, DNSMOS, VISQOL, DWER, DCER),
-        ("mixture", "sepformer", "tokensplit", "tokensplit-refine"), reference="tokensplit"),
+        ("mixture", "sepformer", "tokensplit", "tokensplit-nontarget", "tokensplit-target", "tokensplit-both",
+         "tokensplit-refine", "tokensplit-refine-target"), reference="tokensplit"),
 }
 
 #: how the papers name each system family in a row label
 PAPER_NAMES = {
     "codesep": "CodeSep", "fcts": "FCTS", "fstc": "FSTC", "sepformer": "Sepformer", "mixture": "Mixture",
     "clean": "Clean", "codec": "Codec only", "tokensplit": "TokenSplit", "tokensplit-refine": "TokenSplitRefine",
+    "tokensplit-target": "TokenSplit (target tr.)", "tokensplit-nontarget": "TokenSplit (non-target tr.)",
+    "tokensplit-both": "TokenSplit (both tr.)", "tokensplit-refine-target": "TokenSplitRefine (target tr.)",
 }
 
 
