@@ -13,3 +13,14 @@ from libri2mix_tree import build_tree
 def small_tree(tmp_path: Path) -> Path:
     """Eight short mixtures (mix_clean only), foreign absolute CSV paths; returns the Libri2Mix dir."""
     return build_tree(tmp_path / "data", mix_types=("mix_clean",))
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Small tensors run faster on one thread, and leave the other cores to parallel jobs."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

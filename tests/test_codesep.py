@@ -31,13 +31,7 @@ SMALL_BTDM = BTDMConfig(dim=32, heads=2, ffn_dim=64, n_intra=1, n_inter=1, dropo
 SMALL_ATSP = ATSPConfig(dim=32, heads=2, ffn_dim=64, n_lstm=1, n_con=1, dropout=0.0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: one thread is faster, and leaves the other cores to parallel jobs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

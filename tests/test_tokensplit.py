@@ -29,12 +29,7 @@ SMALL = TokenSplitConfig(input_levels=2, output_levels=2, transcript_length=12, 
                          encoder_layers=1, decoder_layers=2, ffn_dim=64, dropout=0.0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 # -- vocabulary and layouts ----------------------------------------------------------------------------------
