@@ -3,6 +3,7 @@ cached sampling against teacher forcing, semantic tokens with a tiny random SSL 
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -327,3 +328,51 @@ def test_tdwer_scores_the_system_transcript():
     assert metric.compute(item) == {"": pytest.approx(100 * 2 / 6), "errors": 2.0, "ref_len": 6.0}
     with pytest.raises(ValueError, match="no transcripts"):
         metric.compute(MetricInput(**{**vars(item), "system_transcript": None}))
+
+
+@pytest.mark.parametrize("refine", [False, True])
+def test_training_recipe_runs_resumes_and_exports(refine: bool, tied_weights, tmp_path: Path, monkeypatch):
+    """Two short invocations (the second resumes), on a tiny tree, with a stand-in recogniser."""
+    import argparse
+
+    import bench.metrics.asr as asr
+    from bench.systems.tokensplit import trainer as trainer_module
+    from bench.systems.tokensplit.checkpoint import load_weights
+    from bench.systems.tokensplit.config import PRESETS, TrainSchedule
+    from bench.systems.tokensplit.train import add_arguments
+
+    class StandInASR:
+        config = "stand-in"
+
+        def transcribe(self, audio, rate):
+            return "loud" if float(np.abs(audio).mean()) > 0.05 else "soft"
+
+    monkeypatch.setattr(asr, "get_recognizer", lambda *a, **k: StandInASR())
+    small = replace(SMALL, output_levels=1, transcript_length=8)
+    monkeypatch.setitem(trainer_module.PRESETS, "tiny", (small, TrainSchedule(
+        batch_size=2, learning_rate=1e-3, warmup_steps=2, max_steps=4, eval_every=2, log_every=1)))
+    assert PRESETS["tiny"][0] is small
+    _, codec_file = tied_weights
+    base = tmp_path / "data"
+    build_tree(base, mix_types=("mix_clean",))
+    # a "dev" split: the same tree's CSV under the dev name
+    meta = base / "Libri2Mix" / "wav16k" / "min" / "metadata"
+    (meta / "mixture_dev_mix_clean.csv").write_text((meta / "mixture_test_mix_clean.csv").read_text())
+    out = tmp_path / "weights.pt"
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+
+    def options(steps: int) -> "trainer_module.TrainOptions":
+        argv = ["--data", str(base), "--split", "test", "--dev", str(base), "--out", str(out),
+                "--codec-checkpoint", str(codec_file), "--steps", str(steps), "--pool-size", "4"]
+        return trainer_module.TrainOptions.from_args(parser.parse_args(argv + (["--refine"] if refine else [])))
+
+    assert trainer_module.train(options(2))["step"] == 2
+    assert trainer_module.train(options(4))["step"] == 4                   # resumed from the saved state
+    lines = [json.loads(line) for line in (tmp_path / "weights.pt.work" / "log.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [1, 2, 2, 3, 4, 4]          # steps logged, evaluations at 2 and 4
+    assert [bool(line.get("eval")) for line in lines] == [False, False, True, False, False, True]
+    assert ("dev_acc" in lines[-1]) is not refine                          # TokenSplit has a dev score
+    model, frames = load_weights(out, "tokensplit-refine" if refine else "tokensplit", codec_file)
+    assert frames == 151                                                    # codec frames of one 3 s block
+    assert model.cfg.refine is refine and model.cfg.transcript_length == 8

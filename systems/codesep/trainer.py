@@ -12,11 +12,9 @@ are exported to ``--out`` with a JSON twin recording the command and the scores.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shlex
 import sys
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ import torch
 
 from bench.systems.codesep.config import PRESETS, Schedule
 from bench.systems.codesep.losses import permuted_targets, pi_ce, tf_ce, token_accuracy
-from bench.training import warmup_cosine
+from bench.training import console_logger, run_loop
 
 log = logging.getLogger("bench.codesep.train")
 
@@ -79,11 +77,6 @@ def schedule_for(opts: TrainOptions) -> Schedule:
                                    ("learning_rate", opts.lr), ("eval_every", opts.eval_every),
                                    ("max_steps", opts.steps)) if v is not None}
     return replace(base, **overrides)
-
-
-def lr_factor(step: int, schedule: Schedule, time_fraction: float = 0.0) -> float:
-    """Warm-up then cosine decay (:func:`bench.training.warmup_cosine`) on the stage's schedule."""
-    return warmup_cosine(step, schedule.warmup_steps, schedule.max_steps, time_fraction)
 
 
 class Stage:
@@ -179,12 +172,7 @@ def train(opts: TrainOptions) -> dict[str, Any]:
     from bench.baselines.codecs.mdct_rvq.codec import MDCTRVQCodec
     from bench.systems.codesep.checkpoint import codec_sha256, export_weights
 
-    if not log.handlers:                    # the CLI's console logging may be quieter than INFO
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        log.propagate = False
+    console_logger(log.name)
     torch.set_num_threads(max(1, opts.threads))
     torch.manual_seed(opts.seed)
     opts.work.mkdir(parents=True, exist_ok=True)
@@ -193,70 +181,16 @@ def train(opts: TrainOptions) -> dict[str, Any]:
     codec_hash = codec_sha256(codec.checkpoint)
     stage = Stage(opts, codec, codec_hash, schedule)
     model = stage.model
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=schedule.learning_rate, weight_decay=schedule.weight_decay)
-    state_path = opts.work / "state.pt"
-    step, elapsed, best = 0, 0.0, -1.0
-    if state_path.is_file():
-        state = torch.load(state_path, map_location=opts.device, weights_only=False)
-        if state.get("codec_sha256") != codec_hash:
-            raise SystemExit(f"{state_path}: resumable state is for another codec checkpoint; use a new --work")
-        model.load_state_dict(state["model"], strict=False)
-        optimizer.load_state_dict(state["optimizer"])
-        stage.sampler.rng.bit_generator.state = state["rng"]
-        step, elapsed, best = state["step"], state["elapsed"], state["best"]
-        log.info("resumed at step %d (%.1f min trained)", step, elapsed / 60)
-    log_path = opts.work / "log.jsonl"
-    started = time.monotonic() - elapsed
-    running: dict[str, list[float]] = {}
-    record: dict[str, Any] = {}
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                  lr=schedule.learning_rate, weight_decay=schedule.weight_decay)
 
-    def checkpoint(final: bool) -> dict[str, Any]:
-        nonlocal best
-        scores = stage.evaluate()
-        record = {"step": step, "minutes": round((time.monotonic() - started) / 60, 2),
-                  **{k: round(float(np.mean(v)), 4) for k, v in running.items()}, **scores}
-        score = scores.get("dev_acc", record.get("acc", 0.0))
-        if score >= best:
-            best = score
-            info = {"command": opts.command, "stage": opts.stage, "preset": opts.config,
-                    "teacher_forcing": not opts.no_teacher_forcing, "acbg": not opts.no_acbg,
-                    "codec_checkpoint": str(codec.checkpoint), "data": str(opts.data), "dev": str(opts.dev),
-                    "schedule": schedule.__dict__, "best": record}
-            export_weights(model, opts.stage, opts.out, codec_hash, info)
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                    "elapsed": time.monotonic() - started, "best": best, "codec_sha256": codec_hash,
-                    "rng": stage.sampler.rng.bit_generator.state}, state_path)
-        with open(log_path, "a") as handle:
-            handle.write(json.dumps({"eval": True, "final": final, **record}) + "\n")
-        log.info("eval %s", json.dumps(record))
-        return record
+    def export(record: dict[str, Any]) -> None:
+        info = {"command": opts.command, "stage": opts.stage, "preset": opts.config,
+                "teacher_forcing": not opts.no_teacher_forcing, "acbg": not opts.no_acbg,
+                "codec_checkpoint": str(codec.checkpoint), "data": str(opts.data), "dev": str(opts.dev),
+                "schedule": schedule.__dict__, "best": record}
+        export_weights(model, opts.stage, opts.out, codec_hash, info)
 
-    model.train()
-    while step < schedule.max_steps:
-        if opts.minutes is not None and time.monotonic() - started >= opts.minutes * 60:
-            break
-        used = (time.monotonic() - started) / (opts.minutes * 60) if opts.minutes else 0.0
-        for group in optimizer.param_groups:
-            group["lr"] = schedule.learning_rate * lr_factor(step, schedule, used)
-        loss, stats = stage.loss()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        step += 1
-        for k, v in stats.items():
-            running.setdefault(k, []).append(v)
-        if step % schedule.log_every == 0:
-            line = {"step": step, "minutes": round((time.monotonic() - started) / 60, 2),
-                    **{k: round(float(np.mean(v)), 4) for k, v in running.items()}}
-            with open(log_path, "a") as handle:
-                handle.write(json.dumps(line) + "\n")
-            log.info("train %s", json.dumps(line))
-        if step % schedule.eval_every == 0:
-            record = checkpoint(final=False)
-            running = {}
-    record = record if record.get("step") == step else {}
-    if record.get("step") != step:
-        record = checkpoint(final=True)
-    return record
+    rng = stage.sampler.rng.bit_generator
+    return run_loop(model, optimizer, schedule, opts.minutes, opts.work, log, codec_hash, stage.loss,
+                    stage.evaluate, export, (lambda: rng.state, lambda value: setattr(rng, "state", value)))

@@ -96,6 +96,7 @@ class TrainSchedule:
     max_steps: int = 1_000_000
     weight_decay: float = 0.01
     eval_every: int = 5000
+    log_every: int = 25
     gain_db: float = 3.0                # relative gain applied to the sources in dynamic mixtures
     original_fraction: float = 0.2      # share of examples that use an original training pair
 

@@ -12,11 +12,9 @@ far are exported to ``--out`` with a JSON twin recording the command and scores.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shlex
 import sys
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.systems.tokensplit.config import PRESETS, TrainSchedule
-from bench.training import warmup_cosine
+from bench.training import console_logger, run_loop
 
 log = logging.getLogger("bench.tokensplit.train")
 
@@ -188,12 +186,7 @@ def train(opts: TrainOptions) -> dict[str, Any]:
     from bench.systems.tokensplit.checkpoint import export_weights
     from bench.systems.tokensplit.model import TokenSplitModel
 
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        log.propagate = False
+    console_logger(log.name)
     torch.set_num_threads(max(1, opts.threads))
     torch.manual_seed(opts.seed)
     opts.work.mkdir(parents=True, exist_ok=True)
@@ -211,21 +204,6 @@ def train(opts: TrainOptions) -> dict[str, Any]:
              "refine" if opts.refine else "tokensplit", sum(p.numel() for p in model.parameters()),
              len(examples.data.audio), builder.input_layout.length, builder.output_layout.length)
     optimizer = torch.optim.AdamW(model.parameters(), lr=schedule.learning_rate, weight_decay=schedule.weight_decay)
-    state_path = opts.work / "state.pt"
-    step, elapsed, best = 0, 0.0, -1.0
-    if state_path.is_file():
-        state = torch.load(state_path, map_location=opts.device, weights_only=False)
-        if state.get("codec_sha256") != codec_hash:
-            raise SystemExit(f"{state_path}: resumable state is for another codec checkpoint; use a new --work")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        examples.rng.bit_generator.state = state["rng"]
-        examples.generator.set_state(state["generator"])
-        step, elapsed, best = state["step"], state["elapsed"], state["best"]
-        log.info("resumed at step %d (%.1f min trained)", step, elapsed / 60)
-    log_path = opts.work / "log.jsonl"
-    started = time.monotonic() - elapsed
-    running: dict[str, list[float]] = {}
     dev = examples.dev_batch()
 
     @torch.no_grad()
@@ -238,54 +216,24 @@ def train(opts: TrainOptions) -> dict[str, Any]:
         loss = F.cross_entropy(logits.transpose(1, 2), dev[1])
         return {"dev_loss": float(loss), "dev_acc": acoustic_accuracy(logits, dev[1], builder)}
 
-    def checkpoint(final: bool) -> dict[str, Any]:
-        nonlocal best
-        scores = evaluate()
-        record = {"step": step, "minutes": round((time.monotonic() - started) / 60, 2),
-                  **{k: round(float(np.mean(v)), 4) for k, v in running.items()}, **scores}
-        score = scores.get("dev_acc", record.get("acc", 0.0))
-        if score >= best:
-            best = score
-            info = {"command": opts.command, "preset": opts.config, "refine": opts.refine,
-                    "codec_checkpoint": str(codec.checkpoint), "data": str(opts.data), "dev": str(opts.dev),
-                    "schedule": schedule.__dict__, "best": record}
-            export_weights(model, examples.frames, opts.out, codec_hash, info)
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                    "elapsed": time.monotonic() - started, "best": best, "codec_sha256": codec_hash,
-                    "rng": examples.rng.bit_generator.state, "generator": examples.generator.get_state()},
-                   state_path)
-        with open(log_path, "a") as handle:
-            handle.write(json.dumps({"eval": True, "final": final, **record}) + "\n")
-        log.info("eval %s", json.dumps(record))
-        return record
-
-    record: dict[str, Any] = {}
-    model.train()
-    while step < schedule.max_steps:
-        if opts.minutes is not None and time.monotonic() - started >= opts.minutes * 60:
-            break
-        used = (time.monotonic() - started) / (opts.minutes * 60) if opts.minutes else 0.0
-        for group in optimizer.param_groups:
-            group["lr"] = schedule.learning_rate * warmup_cosine(step, schedule.warmup_steps, schedule.max_steps, used)
+    def step() -> tuple[torch.Tensor, dict[str, float]]:
         inputs, targets = examples.batch(schedule.batch_size)
         logits = model(inputs, targets)
         loss = F.cross_entropy(logits.transpose(1, 2), targets)      # teacher-forced CE over all output tokens
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        step += 1
-        running.setdefault("loss", []).append(float(loss.detach()))
-        running.setdefault("acc", []).append(acoustic_accuracy(logits.detach(), targets, builder))
-        if step % 25 == 0:
-            line = {"step": step, "minutes": round((time.monotonic() - started) / 60, 2),
-                    **{k: round(float(np.mean(v[-25:])), 4) for k, v in running.items()}}
-            with open(log_path, "a") as handle:
-                handle.write(json.dumps(line) + "\n")
-            log.info("train %s", json.dumps(line))
-        if step % schedule.eval_every == 0:
-            record = checkpoint(final=False)
-            running = {}
-    if record.get("step") != step:
-        record = checkpoint(final=True)
-    return record
+        return loss, {"loss": float(loss.detach()), "acc": acoustic_accuracy(logits.detach(), targets, builder)}
+
+    def export(record: dict[str, Any]) -> None:
+        info = {"command": opts.command, "preset": opts.config, "refine": opts.refine,
+                "codec_checkpoint": str(codec.checkpoint), "data": str(opts.data), "dev": str(opts.dev),
+                "schedule": schedule.__dict__, "best": record}
+        export_weights(model, examples.frames, opts.out, codec_hash, info)
+
+    def get_rng():
+        return {"numpy": examples.rng.bit_generator.state, "torch": examples.generator.get_state()}
+
+    def set_rng(value) -> None:
+        examples.rng.bit_generator.state = value["numpy"]
+        examples.generator.set_state(value["torch"])
+
+    return run_loop(model, optimizer, schedule, opts.minutes, opts.work, log, codec_hash, step, evaluate, export,
+                    (get_rng, set_rng))
