@@ -115,7 +115,10 @@ def run_task(task: Task) -> TaskResult:
             )
             for name in work.metrics:
                 metric = _WORKER_METRICS[name]
-                if metric.per == "mixture":
+                if metric.needs_system_transcript and item.system_transcript is None:
+                    out.append((work.system_key, _state_row(record.mixture_id, j, metric, UNAVAILABLE,
+                                                            "the system produces no transcripts")))
+                elif metric.per == "mixture":
                     if j == 0:
                         item_m = MetricInput(**{**vars(item), "source_index": -1})
                         pending.setdefault(name, []).append((work.system_key, item_m))

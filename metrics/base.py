@@ -110,6 +110,9 @@ class Metric(ABC):
     #: ``"source"``: one value per reference source; ``"mixture"``: one per (system, mixture),
     #: stored with ``source_index = -1`` (e.g. bitrate, which belongs to the whole payload)
     per: ClassVar[str] = "source"
+    #: scores the system's own transcripts (``MetricInput.system_transcript``): items of systems
+    #: that make none are stored as unavailable with that reason instead of being computed
+    needs_system_transcript: ClassVar[bool] = False
 
     def unavailable_reason(self) -> str | None:
         """``None`` when the metric can run here, else why not (e.g. weights absent)."""

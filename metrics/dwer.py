@@ -173,6 +173,7 @@ class TranscriptDWER(DWER):
     """
 
     name: ClassVar[str] = "tdwer"
+    needs_system_transcript = True
 
     def _hypothesis(self, item: MetricInput) -> str:
         if item.system_transcript is None:

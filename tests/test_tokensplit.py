@@ -251,19 +251,38 @@ def test_systems_run_deterministically_with_stitching_and_transcripts(tied_weigh
     dataset = open_dataset(DatasetSpec(root=tree))
     names = {"tokensplit": {"family": "tokensplit"}, "tokensplit-refine": {"family": "tokensplit-refine"}}
     config = _config(folder, codec_file, names)
+
+    class StandInASR:
+        config = "stand-in"
+
+        def transcribe(self, audio, rate):
+            return "a b c d"
+
+    import bench.metrics.dwer as dwer
+
+    monkeypatch.setattr(dwer, "get_recognizer", lambda *a, **k: StandInASR())
     summaries = []
     for results in ("r1", "r2"):
         store = Store(tmp_path / results)
-        summaries.append(run(RunRequest(systems=list(names), metrics=["sisnri"]), dataset, store, config))
-    assert summaries[0].separated == {"tokensplit": 2, "tokensplit-refine": 2}
+        summaries.append(run(RunRequest(systems=["mixture", *names], metrics=["sisnri", "tdwer"]), dataset, store,
+                             config))
+    assert summaries[0].separated == {"mixture": 2, "tokensplit": 2, "tokensplit-refine": 2}
     rows = []
     for results in ("r1", "r2"):
         with sqlite3.connect(tmp_path / results / "bench.sqlite") as conn:
-            rows.append(conn.execute("SELECT m.mixture_id, m.source_index, m.value FROM metric_values m "
-                                     "ORDER BY 1, 2, 3").fetchall())
+            rows.append(conn.execute("SELECT m.mixture_id, m.source_index, m.metric, m.field, m.value, m.status "
+                                     "FROM metric_values m ORDER BY 1, 2, 3, 4, 5, 6").fetchall())
             infos = [r[0] for r in conn.execute("SELECT info_json FROM separations").fetchall()]
+            tdwer = conn.execute("SELECT s.name, m.status, m.reason, m.value FROM metric_values m JOIN systems s "
+                                 "ON s.system_key = m.system_key WHERE m.metric = 'tdwer' AND m.field = ''").fetchall()
     assert rows[0] == rows[1] and len(rows[0]) >= 8                           # seeded sampling: identical reruns
     assert sum('"transcripts"' in i for i in infos) == 2                       # TokenSplit stores its W outputs
+    by_system = {}
+    for name, status, reason, value in tdwer:
+        by_system.setdefault(name, set()).add((status, reason, value is None))
+    # systems without transcripts are unavailable with the reason; TokenSplit's own texts are scored
+    assert by_system["mixture"] == by_system["tokensplit-refine"] == {("unavailable", "the system produces no transcripts", True)}
+    assert all(status == "ok" and not missing for status, _, missing in by_system["tokensplit"])
 
 
 def test_transcript_modes_need_references_and_validate(tied_weights):
