@@ -206,3 +206,11 @@ def test_pooled_parts_agree_with_the_corpus_aggregate():
     assert DWER.aggregate_sums(field_sums(frame)) == {"dwer": pytest.approx(pooled)}
     assert MixtureParts(parts["mixture_id"].to_numpy(), parts["num"].to_numpy(), parts["den"].to_numpy()).value \
         == pytest.approx(pooled)
+
+
+def test_not_computed_note_names_the_command_or_the_missing_metric():
+    from bench.report.layouts import DNSMOS, VISQOL
+    from bench.report.tables import _not_computed_note
+
+    assert _not_computed_note(DNSMOS, "fstc@2") == "DNSMOS not computed: bench run --systems fstc@2 --metrics dnsmos"
+    assert "no 'visqol' metric is registered" in _not_computed_note(VISQOL, "tokensplit")

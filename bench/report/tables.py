@@ -187,8 +187,7 @@ def build_table(store: Store, layout: TableLayout, dataset_key: str, *, with_pap
             elif column.kind == "metric":
                 part = metric_parts(ok, column.target)
                 if part is None:
-                    cell.note = _state_note(values, column) or f"{column.label.split(' ')[0]} not computed: " \
-                        f"bench run --systems {system} --metrics {column.target.split('_')[0]}"
+                    cell.note = _state_note(values, column) or _not_computed_note(column, system)
                 else:
                     parts[(system, column.label)] = part
                     cell.value = part.value * column.scale
@@ -275,3 +274,12 @@ def values_frame(table: Table) -> pd.DataFrame:
 
 
 __all__ = ["Cell", "Row", "Table", "build_table", "values_frame", "published_values"]
+
+
+def _not_computed_note(column: Column, system: str) -> str:
+    """Why a metric cell is empty: the command that fills it, or that no such metric is registered."""
+    metric = column.target.split("_")[0]
+    label = column.label.split(" ")[0]
+    if metric not in METRICS.names():
+        return f"{label}: no '{metric}' metric is registered in this installation (the paper's value is shown for reference)"
+    return f"{label} not computed: bench run --systems {system} --metrics {metric}"
