@@ -79,13 +79,12 @@ class TokenSplitPipeline:
                     forced[:, sl.start:sl.start + overlap * s.levels] = previous[s.name][:, hop * s.levels:]
             out = self._sample(inputs, forced, generator)
             previous = {s.name: out[:, layout.slices[s.name]] for s in streams}
+            parsed = [self.builder.parse_output(out[c]) for c in range(n)]
             for c in range(n):
-                parsed = self.builder.parse_output(out[c])
                 for k, name in enumerate(("W1", "W2")):
-                    texts[c][k] = " ".join(t for t in (texts[c][k], parsed[name]) if t)
+                    texts[c][k] = " ".join(t for t in (texts[c][k], parsed[c][name]) if t)
             for name in ("A1", "A2"):
-                blocks[name].append(torch.stack([self.builder.vocab.codes(out[c, layout.slices[name]],
-                                                                         self.cfg.output_levels) for c in range(n)]))
+                blocks[name].append(torch.stack([parsed[c][name] for c in range(n)]))
         codes = {name: stitch(per_block, self.plan) for name, per_block in blocks.items()}   # [n, Q'', F]
         waves1 = self._decode(list(codes["A1"]), len(mixture))
         waves2 = self._decode(list(codes["A2"]), len(mixture))
