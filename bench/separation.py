@@ -20,7 +20,7 @@ import numpy as np
 
 from bench.audio import resample, write_audio_atomic
 from bench.errors import BenchError
-from bench.metrics.sisnr import best_permutation
+from bench.metrics.pairing import assign_estimates
 from bench.progress import progress_bar
 from bench.records import LoadedMixture, Mixture, Separation, stream_bits
 from bench.store import EstimateRow, SeparationRow, Store
@@ -106,7 +106,7 @@ def compute_batch(system: System, loaded: Sequence[LoadedMixture]) -> list[Compu
         out.append(Computed(
             record=record,
             estimates=est,
-            permutation=best_permutation(est, item.sources),
+            permutation=assign_estimates(est, item.sources, record.sample_rate),
             payload_bits=None if streams is None else sum(stream_bits(s) for s in streams),
             output_bits=output_bits,
             runtime_s=elapsed * record.num_samples / total_samples,  # batch time split by length

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 from bench.errors import BenchError
+from bench.metrics.pairing import PAIRING_RULE
+from bench.precision import use_exact_fp32
 from bench.records import LoadedMixture, Separation
 
 
@@ -44,6 +46,7 @@ class System(ABC):
         self.check_kbps(name, kbps)
         self.kbps = kbps
         self.device = device
+        use_exact_fp32(device)
         self.sample_rate = sample_rate
         self.options = options
 
@@ -82,6 +85,8 @@ class System(ABC):
         payload = {
             "config": self.config(),
             "checkpoints": [file_sha256(Path(p)) for p in self.checkpoint_files()],
+            # how estimates are paired with speakers is part of what a stored row means
+            "pairing": PAIRING_RULE,
         }
         blob = json.dumps(payload, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -121,12 +122,16 @@ def main() -> int:
     parser.add_argument("--mixtures", type=int, default=500)
     parser.add_argument("--metrics", default=DEFAULT_METRICS)
     parser.add_argument("--systems", default="mixture,clean", help="systems for the inference throughput")
+    parser.add_argument("--device", default="cpu", help="device for the inference section (cpu or cuda)")
+    parser.add_argument("--sections", default="metrics,inference,report",
+                        help="which sections to run (comma-separated subset of metrics,inference,report)")
     parser.add_argument("--out", type=Path, default=Path("results/perf.md"))
     args = parser.parse_args()
+    sections = set(args.sections.split(","))
     metric_names = args.metrics.split(",")
     lines = [f"# Performance ({time.strftime('%Y-%m-%d %H:%M')})", "",
              f"Command: `python benchmarks/perf.py --mixtures {args.mixtures} --metrics {args.metrics} "
-             f"--systems {args.systems}`", "",
+             f"--systems {args.systems} --device {args.device} --sections {args.sections}`", "",
              f"Machine: {os.cpu_count()} cores; load average at start {os.getloadavg()[0]:.2f} "
              "(other work on the machine slows every number alike)", ""]
 
@@ -137,47 +142,62 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         tree = scaled_tree(work / "data", args.mixtures)
-        naive_s, spent, n = naive_loop(tree, metric_names)
-        metric_sum = sum(spent.values())
-        say(f"## Metrics: `clean` x {n} mixtures, metrics {args.metrics}")
-        say()
-        say("| what | seconds | mixtures/s | peak RSS (MiB) | vs naive loop | vs sum of metric costs |")
-        say("|---|---:|---:|---:|---:|---:|")
-        say(f"| naive loop | {naive_s:.1f} | {n / naive_s:.2f} | — | 1.00 | {naive_s / metric_sum:.2f} |")
-        base = ["run", "--systems", "clean", "--metrics", args.metrics, "--data", str(tree), "--quiet"]
-        for jobs in (1, 2):
-            wall, peak = bench_cli([*base, "--jobs", str(jobs), "--results", str(work / f"r{jobs}")], work)
-            say(f"| bench run --jobs {jobs} | {wall:.1f} | {n / wall:.2f} | {peak:.0f} | {wall / naive_s:.2f} | "
-                f"{wall / metric_sum:.2f} |")
-        say()
-        say("Individual metric costs (naive loop): " + ", ".join(f"{k} {v:.1f} s" for k, v in spent.items()) +
-            f"; sum {metric_sum:.1f} s")
-        say()
-        say("## Inference (`bench run --no-metrics`)")
-        say()
-        say("| system | seconds | mixtures/s | peak RSS (MiB) |")
-        say("|---|---:|---:|---:|")
-        for system in args.systems.split(","):
-            wall, peak = bench_cli(["run", "--systems", system, "--no-metrics", "--data", str(tree), "--quiet",
-                                    "--results", str(work / f"inf-{system}")], work)
-            say(f"| {system} | {wall:.1f} | {n / wall:.2f} | {peak:.0f} |")
-        say()
-        synthetic_store(work / "big")
-        wall, _ = bench_cli(["report", "--results", str(work / "big"), "--quiet"], work)
-        from bench.report.plain import build_plain_report
-        from bench.store import Store
-
-        start = time.perf_counter()
-        build_plain_report(Store(work / "big"))
-        inproc = time.perf_counter() - start
-        say("## Report over 10 systems x 3000 mixtures (660,000 stored values)")
-        say()
-        say(f"`bench report`: {wall:.2f} s wall including interpreter start and imports; "
-            f"the aggregation itself {inproc:.2f} s (target < 2 s)")
+        n = args.mixtures
+        if "metrics" in sections:
+            run_metric_section(tree, args, metric_names, work, say)
+        if "inference" in sections:
+            say(f"## Inference (`bench run --no-metrics --device {args.device}`)")
+            say("")
+            say("| system | seconds | mixtures/s | peak RSS (MiB) |")
+            say("|---|---:|---:|---:|")
+            for system in args.systems.split(","):
+                wall, peak = bench_cli(["run", "--systems", system, "--no-metrics", "--data", str(tree), "--quiet",
+                                        "--device", args.device, "--results", str(work / f"inf-{system}")], work)
+                say(f"| {system} | {wall:.1f} | {n / wall:.2f} | {peak:.0f} |")
+            say("")
+        if "report" in sections:
+            run_report_section(work, say)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print(f"\nwrote {args.out}")
     return 0
+
+
+def run_metric_section(tree: Path, args: argparse.Namespace, metric_names: list[str], work: Path,
+                   say: Callable[[str], None]) -> None:
+    """Naive loop vs `bench run --jobs 1|2` over the same metric work."""
+    naive_s, spent, n = naive_loop(tree, metric_names)
+    metric_sum = sum(spent.values())
+    say(f"## Metrics: `clean` x {n} mixtures, metrics {args.metrics}")
+    say("")
+    say("| what | seconds | mixtures/s | peak RSS (MiB) | vs naive loop | vs sum of metric costs |")
+    say("|---|---:|---:|---:|---:|---:|")
+    say(f"| naive loop | {naive_s:.1f} | {n / naive_s:.2f} | — | 1.00 | {naive_s / metric_sum:.2f} |")
+    base = ["run", "--systems", "clean", "--metrics", args.metrics, "--data", str(tree), "--quiet"]
+    for jobs in (1, 2):
+        wall, peak = bench_cli([*base, "--jobs", str(jobs), "--results", str(work / f"r{jobs}")], work)
+        say(f"| bench run --jobs {jobs} | {wall:.1f} | {n / wall:.2f} | {peak:.0f} | {wall / naive_s:.2f} | "
+            f"{wall / metric_sum:.2f} |")
+    say("")
+    say("Individual metric costs (naive loop): " + ", ".join(f"{k} {v:.1f} s" for k, v in spent.items()) +
+        f"; sum {metric_sum:.1f} s")
+    say("")
+
+
+def run_report_section(work: Path, say: Callable[[str], None]) -> None:
+    """`bench report` over a synthetic store of 10 systems x 3000 mixtures."""
+    synthetic_store(work / "big")
+    wall, _ = bench_cli(["report", "--results", str(work / "big"), "--quiet"], work)
+    from bench.report.plain import build_plain_report
+    from bench.store import Store
+
+    start = time.perf_counter()
+    build_plain_report(Store(work / "big"))
+    inproc = time.perf_counter() - start
+    say("## Report over 10 systems x 3000 mixtures (660,000 stored values)")
+    say("")
+    say(f"`bench report`: {wall:.2f} s wall including interpreter start and imports; "
+        f"the aggregation itself {inproc:.2f} s (target < 2 s)")
 
 
 if __name__ == "__main__":

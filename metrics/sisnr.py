@@ -1,4 +1,4 @@
-"""Scale-invariant SNR, its improvement over the mixture, and the PIT permutation.
+"""Scale-invariant SNR, its improvement over the mixture, and SI-SNR PIT.
 
 SI-SNR follows Le Roux et al. (2019): zero-mean signals, target = projection of the
 estimate on the reference, SI-SNR = 10 log10(|target|^2 / |estimate - target|^2).
@@ -48,8 +48,10 @@ def si_snr_improvement(estimate: np.ndarray, reference: np.ndarray, mixture: np.
 def best_permutation(estimates: np.ndarray, references: np.ndarray) -> tuple[int, ...]:
     """PIT: the assignment ``perm`` (reference j <- estimate perm[j]) maximising mean SI-SNR.
 
-    Resolved once per mixture by the runner and stored, so every metric scores the
-    same pairing.  Ties keep the identity order (first maximum in lexicographic order).
+    The textbook rule for waveform-faithful separators.  The harness pairs with
+    :func:`bench.metrics.pairing.assign_estimates` instead, which also works for systems
+    that resynthesise speech; this stays as the reference that rule is checked against.
+    Ties keep the identity order (first maximum in lexicographic order).
     """
     num = references.shape[0]
     length = references.shape[-1]

@@ -11,6 +11,7 @@ from bench.baselines.codecs.bitpack import pack_frames, pack_tokens, unpack_fram
 from bench.baselines.codecs.mdct_rvq.codec import MDCTRVQCodec
 from bench.baselines.codecs.mdct_rvq.mdct import MDCT
 from bench.errors import BenchError
+from bench.precision import use_exact_fp32
 from bench.records import TokenStream, stream_bits
 from test_codecs_helpers import random_model, speech_like
 
@@ -25,6 +26,7 @@ def codec() -> MDCTRVQCodec:
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("length", [1, 159, 160, 16000, 16037])
 def test_mdct_perfect_reconstruction(device: str, length: int) -> None:
+    use_exact_fp32(device)  # TF32 convolutions keep 10 mantissa bits (bench/precision.py)
     mdct = MDCT(160).to(device)
     x = torch.randn(3, length, device=device)
     coeffs = mdct(x)

@@ -121,3 +121,19 @@ def test_system_key_depends_on_config_and_checkpoints(tmp_path: Path):
     ckpt.write_bytes(b"two!")
     assert WithWeights("a").key() != a
     assert MixtureSystem("m").key() != MixtureSystem("m", foo=1).key()
+
+
+def test_dataclass_from_dict_rebuilds_nested_configs_from_json() -> None:
+    """Checkpoint configs come back as JSON: nested dicts, lists for tuples, extra keys."""
+    import json
+
+    from bench.dataclass_dict import dataclass_from_dict
+    from bench.systems.tokensplit.config import MaskingConfig, TokenSplitConfig
+
+    original = TokenSplitConfig()
+    data = json.loads(json.dumps(original.to_dict()))
+    data["added_by_a_newer_version"] = 1
+    rebuilt = dataclass_from_dict(TokenSplitConfig, data)
+    assert rebuilt == original
+    assert isinstance(rebuilt.masking, MaskingConfig)
+    assert rebuilt.masking.region_fraction == (0.05, 0.3)

@@ -8,13 +8,10 @@ about an hour and the shipped weights stay a few MB.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-
-def _from_dict(cls, data: dict[str, Any]):
-    known = {f.name for f in fields(cls)}
-    return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known})
+from bench.dataclass_dict import dataclass_from_dict
 
 
 @dataclass(frozen=True)
@@ -52,7 +49,7 @@ class BTDMConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "BTDMConfig":
-        return _from_dict(cls, data)
+        return dataclass_from_dict(cls, data)
 
 
 @dataclass(frozen=True)
@@ -75,7 +72,7 @@ class ATSPConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ATSPConfig":
-        return _from_dict(cls, data)
+        return dataclass_from_dict(cls, data)
 
 
 @dataclass(frozen=True)

@@ -13,21 +13,10 @@ no SSL model exists offline, and the paper's no-semantic variant loses little
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-
-def _from_dict(cls, data: dict[str, Any]):
-    known = {f.name for f in fields(cls)}
-    kwargs = {}
-    for f in fields(cls):
-        if f.name not in data:
-            continue
-        value = data[f.name]
-        if f.name == "masking" and isinstance(value, dict):
-            value = MaskingConfig(**value)
-        kwargs[f.name] = tuple(value) if isinstance(value, list) else value
-    return cls(**{k: v for k, v in kwargs.items() if k in known})
+from bench.dataclass_dict import dataclass_from_dict
 
 
 @dataclass(frozen=True)
@@ -83,7 +72,7 @@ class TokenSplitConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TokenSplitConfig":
-        return _from_dict(cls, data)
+        return dataclass_from_dict(cls, data)
 
 
 @dataclass(frozen=True)

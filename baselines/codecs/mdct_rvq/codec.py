@@ -19,6 +19,7 @@ from bench.baselines.codecs.base import Codec, as_mono_float, fit_length
 from bench.baselines.codecs.mdct_rvq.checkpoint import DEFAULT_CHECKPOINT, load_model
 from bench.baselines.codecs.mdct_rvq.model import MDCTRVQModel
 from bench.errors import BenchError
+from bench.precision import use_exact_fp32
 from bench.records import TokenStream
 
 
@@ -30,6 +31,7 @@ class MDCTRVQCodec(Codec):
     def __init__(self, checkpoint: "str | Path | None" = None, device: str = "cpu",
                  model: MDCTRVQModel | None = None) -> None:
         self.device = torch.device(device)
+        use_exact_fp32(self.device)
         self.checkpoint = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
         self.model = (model.to(self.device).eval() if model is not None
                       else load_model(self.checkpoint, device=str(self.device)))

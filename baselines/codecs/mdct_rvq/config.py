@@ -8,8 +8,10 @@ losses and training budget differ between configurations.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from bench.dataclass_dict import dataclass_from_dict
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
-        known = {f.name for f in fields(cls)}
-        values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known}
-        return cls(**values)
+        return dataclass_from_dict(cls, data)
 
 
 @dataclass(frozen=True)
