@@ -1,7 +1,7 @@
 """Metric stage: score stored estimates with every requested metric, caching results.
 
 Work is split by mixture: a task loads the mixture and references once, reads the
-estimates of every system that still lacks a metric there, applies the stored PIT
+estimates of every system that still lacks a metric there, applies the stored speaker
 permutation and the shared length rule, and returns rows.  Tasks run inline
 (``jobs=1``) or in a process pool whose workers build their metrics once; only the
 main process writes to the store, one transaction per mixture, so a kill loses at

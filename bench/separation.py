@@ -2,7 +2,7 @@
 
 For each pending mixture (resumable: finished ones are skipped) the stage loads the
 audio, calls the system, brings estimates back to the dataset rate and resolves the
-PIT permutation once (:func:`compute_batch`, which an executor may run remotely);
+speaker assignment once (:func:`compute_batch`, which an executor may run remotely);
 then the driver writes the estimate files atomically and commits the rows
 (:func:`store_computed`).
 """
@@ -87,7 +87,7 @@ def load_until_error(dataset, batch: Sequence[Mixture]) -> tuple[list[LoadedMixt
 
 
 def compute_batch(system: System, loaded: Sequence[LoadedMixture]) -> list[Computed]:
-    """Separate loaded mixtures and resolve PIT; no I/O, so it can run on a remote worker."""
+    """Separate loaded mixtures and assign outputs to speakers; no I/O, so it can run on a remote worker."""
     inputs = [system_input(item, system) for item in loaded]
     start = time.perf_counter()
     results = _call_system(system, inputs)

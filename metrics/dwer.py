@@ -2,7 +2,7 @@
 
 DWER/DCER (Wang et al., "Sequence-to-sequence speech separation" / TokenSplit): the
 ASR transcript of the reference source is the ground truth and the ASR transcript of
-the (PIT-matched) estimate the hypothesis, so the metric measures what separation and
+the (speaker-matched) estimate the hypothesis, so the metric measures what separation and
 coding lost, not the recogniser's own errors.  WER/CER compare the estimate's ASR
 with the dataset's transcript instead, when the data has one.
 

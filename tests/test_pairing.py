@@ -52,3 +52,14 @@ def test_silent_estimates_keep_the_identity_order_and_lengths_are_aligned() -> N
     scores = similarity_matrix(refs[:, :-100], refs, 16000)      # a short estimate is zero-padded
     assert scores[0, 0] > 0.99 and scores[1, 1] > 0.99
     assert scores[0, 1] < scores[0, 0] - 0.1
+
+
+def test_the_pairing_rule_is_part_of_every_system_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows paired by an older rule must be recomputed, not mixed with new ones."""
+    import bench.system
+    from bench.baselines.reference import MixtureSystem
+
+    system = MixtureSystem("mixture")
+    before = system.key()
+    monkeypatch.setattr(bench.system, "PAIRING_RULE", "some-other-rule")
+    assert system.key() != before
