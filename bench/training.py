@@ -12,6 +12,17 @@ def add_loop_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=None)
 
 
+def add_data_arguments(parser: argparse.ArgumentParser, out_help: str) -> None:
+    """Training/validation data, output weights, work folder and codec of a token-model recipe."""
+    parser.add_argument("--data", required=True, help="training data root (holds Libri2Mix/)")
+    parser.add_argument("--split", default="train")
+    parser.add_argument("--dev", default=None, help="validation data root (its 'dev' split); never the test set")
+    parser.add_argument("--dev-split", default="dev")
+    parser.add_argument("--out", required=True, help=out_help)
+    parser.add_argument("--work", default=None, help="resumable state, logs and caches (default: <out>.work)")
+    parser.add_argument("--codec-checkpoint", default=None, help="codec weights (default: the packaged one)")
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Learning rate, evaluation cadence, seed, CPU threads and device."""
     parser.add_argument("--lr", type=float, default=None)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.training import add_loop_arguments, add_run_arguments
+from bench.training import add_data_arguments, add_loop_arguments, add_run_arguments
 
 DESCRIPTION = "train CodeSep's BTDM or ATSP against the MDCT-RVQ codec's tokens"
 
@@ -27,15 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = DESCRIPTION
     parser.add_argument("--stage", choices=("btdm", "atsp"), required=True, help="which module to train")
     parser.add_argument("--config", choices=("tiny", "paper"), default="tiny", help="size/schedule preset")
-    parser.add_argument("--data", required=True, help="training data root (holds Libri2Mix/)")
-    parser.add_argument("--split", default="train")
-    parser.add_argument("--dev", default=None, help="validation data root (its 'dev' split); never the test set")
-    parser.add_argument("--dev-split", default="dev")
-    parser.add_argument("--out", required=True, help="weights file to write (e.g. .../checkpoints/btdm.pt)")
-    parser.add_argument("--work", default=None, help="resumable state, logs and token cache (default: <out>.work)")
+    add_data_arguments(parser, "weights file to write (e.g. .../checkpoints/btdm.pt)")
     parser.add_argument("--cache", default=None,
                         help="codec-token cache folder, shareable between runs (default: <work>/tokens)")
-    parser.add_argument("--codec-checkpoint", default=None, help="codec weights (default: the packaged one)")
     parser.add_argument("--no-acbg", action="store_true", help="BTDM without the ACBG (ablation)")
     parser.add_argument("--no-teacher-forcing", action="store_true",
                         help="ATSP fed with its own predictions instead of the codec's tokens (ablation)")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.training import add_loop_arguments, add_run_arguments
+from bench.training import add_data_arguments, add_loop_arguments, add_run_arguments
 
 DESCRIPTION = "train TokenSplit or TokenSplitRefine on the MDCT-RVQ codec's tokens"
 
@@ -23,13 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = DESCRIPTION
     parser.add_argument("--config", choices=("tiny", "paper"), default="tiny", help="size/schedule preset")
     parser.add_argument("--refine", action="store_true", help="train TokenSplitRefine (needs a separator)")
-    parser.add_argument("--data", required=True, help="training data root (holds Libri2Mix/)")
-    parser.add_argument("--split", default="train")
-    parser.add_argument("--dev", default=None, help="validation data root (its 'dev' split); never the test set")
-    parser.add_argument("--dev-split", default="dev")
-    parser.add_argument("--out", required=True, help="weights file to write")
-    parser.add_argument("--work", default=None, help="resumable state, logs and caches (default: <out>.work)")
-    parser.add_argument("--codec-checkpoint", default=None, help="codec weights (default: the packaged one)")
+    add_data_arguments(parser, "weights file to write")
     parser.add_argument("--separator-dir", default=None,
                         help="speechbrain-format separator for --refine (default: the packaged Sepformer)")
     parser.add_argument("--semantic", default=None,
