@@ -52,30 +52,69 @@ def scaled_tree(out: Path, mixtures: int) -> Path:
     return out
 
 
-def naive_loop(tree: Path, metric_names: list[str]) -> tuple[float, dict[str, float], int]:
-    """The same work without the harness: every metric on every (clean) source, one by one."""
+def base_id(mixture_id: str) -> str:
+    """The embedded mixture a scaled-up copy repeats (``<id>-r<k>`` -> ``<id>``)."""
+    return mixture_id.rsplit("-r", 1)[0]
+
+
+def naive_loop(tree: Path, metric_names: list[str], threads: int,
+               distinct: bool) -> tuple[float, dict[str, float], int]:
+    """The same work without the harness: every metric on every (clean) source, one by one.
+
+    Runs with ``threads`` math threads, as each `bench run` metric worker does
+    (``--threads``, default 1), so the two are compared at equal resources.  With
+    ``distinct`` each repeated mixture is timed once and its cost counted for every copy:
+    the copies are the same audio, so the sum is the full list's cost without computing
+    it seven times over.  Returns (seconds, seconds per metric, mixtures counted).
+    """
+    from threadpoolctl import threadpool_limits
+    import torch
+
     from bench.catalog import build_metric
     from bench.data.libri2mix import DatasetSpec, open_dataset
     from bench.metrics.base import MetricInput
 
-    dataset = open_dataset(DatasetSpec(root=tree))
-    metrics = [build_metric(n) for n in metric_names]
-    metrics = [m for m in metrics if m.unavailable_reason() is None]
-    spent = {m.name: 0.0 for m in metrics}
-    start = time.perf_counter()
-    for mixture in dataset.mixtures:
-        item = dataset.load(mixture)
-        for j, ref in enumerate(item.sources):
-            inp = MetricInput(estimate=ref, reference=ref, mixture=item.mixture, sample_rate=mixture.sample_rate,
-                              mixture_id=mixture.mixture_id, source_index=j, payload_bits=None,
-                              mixture_seconds=mixture.seconds, nominal_kbps=None)
-            for metric in metrics:
-                if metric.per == "mixture" and j > 0:
+    saved_env, saved_torch = os.environ.get("OMP_NUM_THREADS"), torch.get_num_threads()
+    os.environ["OMP_NUM_THREADS"] = str(threads)          # read by DNSMOS's ONNX session at build time
+    torch.set_num_threads(threads)
+    try:
+        dataset = open_dataset(DatasetSpec(root=tree))
+        metrics = [build_metric(n) for n in metric_names]
+        metrics = [m for m in metrics if m.unavailable_reason() is None]
+        copies: dict[str, int] = {}
+        for mixture in dataset.mixtures:
+            copies[base_id(mixture.mixture_id)] = copies.get(base_id(mixture.mixture_id), 0) + 1
+        spent = {m.name: 0.0 for m in metrics}
+        total = 0.0
+        seen: set[str] = set()
+        with threadpool_limits(limits=threads):
+            for mixture in dataset.mixtures:
+                key = base_id(mixture.mixture_id)
+                if distinct and key in seen:
                     continue
-                t0 = time.perf_counter()
-                metric.compute(inp)
-                spent[metric.name] += time.perf_counter() - t0
-    return time.perf_counter() - start, spent, len(dataset)
+                seen.add(key)
+                weight = copies[key] if distinct else 1
+                start = time.perf_counter()
+                item = dataset.load(mixture)
+                for j, ref in enumerate(item.sources):
+                    inp = MetricInput(estimate=ref, reference=ref, mixture=item.mixture,
+                                      sample_rate=mixture.sample_rate, mixture_id=mixture.mixture_id,
+                                      source_index=j, payload_bits=None, mixture_seconds=mixture.seconds,
+                                      nominal_kbps=None)
+                    for metric in metrics:
+                        if metric.per == "mixture" and j > 0:
+                            continue
+                        t0 = time.perf_counter()
+                        metric.compute(inp)
+                        spent[metric.name] += weight * (time.perf_counter() - t0)
+                total += weight * (time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(saved_torch)
+        if saved_env is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved_env
+    return total, spent, len(dataset)
 
 
 def bench_cli(args: list[str], cwd: Path) -> tuple[float, float]:
@@ -123,15 +162,20 @@ def main() -> int:
     parser.add_argument("--metrics", default=DEFAULT_METRICS)
     parser.add_argument("--systems", default="mixture,clean", help="systems for the inference throughput")
     parser.add_argument("--device", default="cpu", help="device for the inference section (cpu or cuda)")
+    parser.add_argument("--threads", type=int, default=1, help="math threads per metric worker (bench run --threads)")
+    parser.add_argument("--naive", choices=("distinct", "full"), default="distinct",
+                        help="time each distinct mixture once and count it per copy, or run every copy")
     parser.add_argument("--sections", default="metrics,inference,report",
-                        help="which sections to run (comma-separated subset of metrics,inference,report)")
+                        help="which sections to run (comma-separated subset of metrics,inference,report; "
+                             "'naive' alone: only the naive loop of the metrics section)")
     parser.add_argument("--out", type=Path, default=Path("results/perf.md"))
     args = parser.parse_args()
     sections = set(args.sections.split(","))
     metric_names = args.metrics.split(",")
     lines = [f"# Performance ({time.strftime('%Y-%m-%d %H:%M')})", "",
              f"Command: `python benchmarks/perf.py --mixtures {args.mixtures} --metrics {args.metrics} "
-             f"--systems {args.systems} --device {args.device} --sections {args.sections}`", "",
+             f"--systems {args.systems} --device {args.device} --sections {args.sections} --threads {args.threads} "
+             f"--naive {args.naive}`", "",
              f"Machine: {os.cpu_count()} cores; load average at start {os.getloadavg()[0]:.2f} "
              "(other work on the machine slows every number alike)", ""]
 
@@ -143,8 +187,8 @@ def main() -> int:
         work = Path(tmp)
         tree = scaled_tree(work / "data", args.mixtures)
         n = args.mixtures
-        if "metrics" in sections:
-            run_metric_section(tree, args, metric_names, work, say)
+        if sections & {"metrics", "naive"}:
+            run_metric_section(tree, args, metric_names, work, say, with_bench="metrics" in sections)
         if "inference" in sections:
             say(f"## Inference (`bench run --no-metrics --device {args.device}`)")
             say("")
@@ -164,17 +208,20 @@ def main() -> int:
 
 
 def run_metric_section(tree: Path, args: argparse.Namespace, metric_names: list[str], work: Path,
-                   say: Callable[[str], None]) -> None:
+                       say: Callable[[str], None], with_bench: bool = True) -> None:
     """Naive loop vs `bench run --jobs 1|2` over the same metric work."""
-    naive_s, spent, n = naive_loop(tree, metric_names)
+    naive_s, spent, n = naive_loop(tree, metric_names, args.threads, args.naive == "distinct")
     metric_sum = sum(spent.values())
     say(f"## Metrics: `clean` x {n} mixtures, metrics {args.metrics}")
     say("")
     say("| what | seconds | mixtures/s | peak RSS (MiB) | vs naive loop | vs sum of metric costs |")
     say("|---|---:|---:|---:|---:|---:|")
-    say(f"| naive loop | {naive_s:.1f} | {n / naive_s:.2f} | — | 1.00 | {naive_s / metric_sum:.2f} |")
-    base = ["run", "--systems", "clean", "--metrics", args.metrics, "--data", str(tree), "--quiet"]
-    for jobs in (1, 2):
+    label = "naive loop" + (" (each distinct mixture timed once, counted per copy)" if args.naive == "distinct" else "")
+    say(f"| {label}, {args.threads} thread(s) | {naive_s:.1f} | {n / naive_s:.2f} | — | 1.00 | "
+        f"{naive_s / metric_sum:.2f} |")
+    base = ["run", "--systems", "clean", "--metrics", args.metrics, "--data", str(tree), "--quiet",
+            "--threads", str(args.threads)]
+    for jobs in ((1, 2) if with_bench else ()):
         wall, peak = bench_cli([*base, "--jobs", str(jobs), "--results", str(work / f"r{jobs}")], work)
         say(f"| bench run --jobs {jobs} | {wall:.1f} | {n / wall:.2f} | {peak:.0f} | {wall / naive_s:.2f} | "
             f"{wall / metric_sum:.2f} |")
