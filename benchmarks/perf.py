@@ -117,20 +117,27 @@ def naive_loop(tree: Path, metric_names: list[str], threads: int,
     return total, spent, len(dataset)
 
 
+#: Runs a command and writes its peak RSS (KiB) to argv[1].  Linux carries a process's memory
+#: high-water mark through fork and exec, so a child forked straight from this (large) process
+#: would report this process's RSS; a freshly exec'd launcher is small, and its child is not.
+LAUNCHER = ("import os, subprocess, sys; p = subprocess.Popen(sys.argv[2:]); _, status, usage = os.wait4(p.pid, 0); "
+            "open(sys.argv[1], 'w').write(str(usage.ru_maxrss)); sys.exit(os.waitstatus_to_exitcode(status))")
+
+
 def bench_cli(args: list[str], cwd: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one `bench` command in a fresh process.
 
-    ``os.wait4`` gives that child's own resource usage (its peak RSS, or that of the
-    largest of its own worker processes), not a maximum over every earlier child.
+    The peak is that of the run's largest process (its metric workers included: a
+    child's usage counts its own waited-for children).
     """
+    rss_file = cwd / "peak_rss_kib"
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=cwd, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run([sys.executable, "-c", LAUNCHER, str(rss_file), sys.executable, "-m", "bench.cli", *args],
+                          cwd=cwd, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"bench {' '.join(args)} failed with exit status {proc.returncode}")
-    return wall, usage.ru_maxrss / 1024.0
+    return wall, int(rss_file.read_text()) / 1024.0
 
 
 def synthetic_store(root: Path, systems: int = 10, mixtures: int = 3000) -> None:
