@@ -4,8 +4,9 @@ PyTorch runs float32 convolutions (and, where enabled, matrix products) on recen
 GPUs in TF32, which keeps 10 mantissa bits.  Measured on an H200: our MDCT no longer
 reconstructs to 1e-5, and the RVQ's nearest-codevector search flips tokens, so payloads
 and scores drift from the CPU's.  A benchmark's numbers must not depend on where they
-were computed, so every system and codec that evaluates on CUDA switches TF32 off.
-Training (``bench train … --device cuda``) leaves PyTorch's defaults: there speed wins.
+were computed, so every system and the MDCT-RVQ codec switch TF32 off on CUDA.  The codec's
+own training keeps PyTorch's defaults (speed wins there); the CodeSep and TokenSplit recipes
+build the codec, so their target tokens are computed in full float32, as at inference.
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def load_until_error(dataset, batch: Sequence[Mixture]) -> tuple[list[LoadedMixt
 
 
 def compute_batch(system: System, loaded: Sequence[LoadedMixture]) -> list[Computed]:
-    """Separate loaded mixtures and assign outputs to speakers; no I/O, so it can run on a remote worker."""
+    """Separate loaded mixtures and assign outputs to speakers; no I/O, so it may run on a remote worker."""
     inputs = [system_input(item, system) for item in loaded]
     start = time.perf_counter()
     results = _call_system(system, inputs)

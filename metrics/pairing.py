@@ -38,30 +38,39 @@ def _magnitude(wave: np.ndarray, sample_rate: int) -> np.ndarray:
 
 def similarity_matrix(estimates: np.ndarray, references: np.ndarray, sample_rate: int) -> np.ndarray:
     """[estimate i, reference j] cosine similarity of compressed magnitude spectrograms, in [0, 1]."""
-    length = references.shape[-1]
-    est = align_to_reference(np.asarray(estimates), length)
-    est_mags = [_magnitude(e, sample_rate).ravel() for e in est]
-    ref_mags = [_magnitude(r, sample_rate).ravel() for r in references]
-    scores = np.zeros((len(est_mags), len(ref_mags)))
-    for i, e in enumerate(est_mags):
-        for j, r in enumerate(ref_mags):
-            denom = np.linalg.norm(e) * np.linalg.norm(r)
-            scores[i, j] = float(e @ r / denom) if denom > 0 else 0.0
-    return scores
+    est = align_to_reference(np.asarray(estimates), references.shape[-1])
+    est_mags = _unit_rows([_magnitude(e, sample_rate).ravel() for e in est])
+    ref_mags = _unit_rows([_magnitude(r, sample_rate).ravel() for r in references])
+    return est_mags @ ref_mags.T
+
+
+def _unit_rows(vectors: list[np.ndarray]) -> np.ndarray:
+    """Rows scaled to unit length; an all-zero row (silence) stays zero, so it scores 0."""
+    rows = np.stack(vectors)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
+
+
+def best_assignment(scores: np.ndarray, margin: float = 0.0) -> tuple[int, ...]:
+    """The permutation ``perm`` maximising ``sum_j scores[perm[j], j]`` (scores: [estimate, reference]).
+
+    Permutations are tried in lexicographic order and a later one replaces the best only
+    if it scores more than ``margin`` higher, so ties keep the identity order.  Shared by
+    this module's rule and SI-SNR PIT (:func:`bench.metrics.sisnr.best_permutation`).
+    """
+    num = scores.shape[1]
+    best: tuple[int, ...] = tuple(range(num))
+    best_score = -np.inf
+    for perm in permutations(range(scores.shape[0]), num):
+        score = sum(scores[perm[j], j] for j in range(num))
+        if score > best_score + margin:
+            best, best_score = perm, score
+    return tuple(int(i) for i in best)
 
 
 def assign_estimates(estimates: np.ndarray, references: np.ndarray, sample_rate: int) -> tuple[int, ...]:
     """The permutation ``perm`` (reference j <- estimate perm[j]) maximising summed similarity.
 
-    Ties (e.g. silent estimates) keep the identity order: the first maximum in
-    lexicographic order of permutations wins.
+    Ties (e.g. silent estimates) keep the identity order.
     """
-    num = references.shape[0]
-    scores = similarity_matrix(estimates, references, sample_rate)
-    best: tuple[int, ...] = tuple(range(num))
-    best_score = -np.inf
-    for perm in permutations(range(scores.shape[0]), num):
-        score = sum(scores[perm[j], j] for j in range(num))
-        if score > best_score + 1e-12:
-            best, best_score = perm, score
-    return best
+    return best_assignment(similarity_matrix(estimates, references, sample_rate), margin=1e-12)

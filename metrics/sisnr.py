@@ -9,12 +9,12 @@ finite (the ``clean`` oracle sits at the ceiling; no real system comes close).
 
 from __future__ import annotations
 
-from itertools import permutations
 from typing import ClassVar
 
 import numpy as np
 
 from bench.metrics.base import Metric, MetricInput, align_to_reference
+from bench.metrics.pairing import best_assignment
 
 SI_SNR_CEILING_DB = 100.0
 _TINY = np.finfo(np.float64).tiny
@@ -57,14 +57,7 @@ def best_permutation(estimates: np.ndarray, references: np.ndarray) -> tuple[int
     length = references.shape[-1]
     est = align_to_reference(np.asarray(estimates), length)
     scores = np.array([[si_snr(est[i], references[j]) for j in range(num)] for i in range(est.shape[0])])
-    scores = np.nan_to_num(scores, nan=-np.inf)
-    best: tuple[int, ...] = tuple(range(num))
-    best_score = -np.inf
-    for perm in permutations(range(est.shape[0]), num):
-        score = sum(scores[perm[j], j] for j in range(num))
-        if score > best_score:
-            best, best_score = perm, score
-    return tuple(int(i) for i in best)
+    return best_assignment(np.nan_to_num(scores, nan=-np.inf))
 
 
 class SISNRi(Metric):
