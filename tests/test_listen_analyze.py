@@ -1,10 +1,11 @@
 """``bench listen analyze`` on AMT results files synthesised here in AMT's exact download format.
 
 The batches contain the usual mess: an assignment AMT already rejected, a worker who
-got the same HIT twice (re-published), missing answers, failed gold items, unplayed
+got the same HIT twice (re-published), too many blank items, failed gold items, unplayed
 clips, a too-fast worker, a worker answering "A" throughout, one over the per-worker
 HIT limit, a non-native listener, an already approved assignment.  Expected numbers
 are computed here from the votes the test generated, with textbook formulas.
+(``test_listen_screening.py`` has the messier batch and both exclusion policies.)
 """
 
 from __future__ import annotations
@@ -90,8 +91,13 @@ class Batch:
 
 
 def read_review(path: Path) -> dict[str, dict[str, str]]:
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8") as f:
         return {r["AssignmentId"]: r for r in csv.DictReader(f)}
+
+
+def summary_of(upload: Path) -> dict[str, dict[str, str]]:
+    """The compact summary written beside the review upload."""
+    return read_review(upload.with_name(upload.stem + "_summary.csv"))
 
 
 # -- ABX --------------------------------------------------------------------------------------
@@ -136,8 +142,8 @@ def test_nabx_analysis_screens_and_reports(results: Path, tmp_path: Path, capsys
     expect[batch.add(0, "WDUP", abx_answers(batch, 0, rng, votes))] = ("x", "ok")
     expect[batch.add(0, "WDUP", abx_answers(batch, 0, rng, None), hit_id="3REPUBLISHED")] = ("x", "duplicate")
     missing = abx_answers(batch, 1, rng, None)
-    missing["q2"] = ""
-    expect[batch.add(1, "WMISS", missing)] = ("", "missing answers: items 2")
+    missing["q2"] = missing["q5"] = ""  # 2 of 9 items: more than the 20 % that may be blank
+    expect[batch.add(1, "WMISS", missing)] = ("", "too many blank items: 2 of 9")
     expect[batch.add(1, "WGOLD", abx_answers(batch, 1, rng, None, gold_right=False))] = ("", "failed gold")
     expect[batch.add(1, "WDEAF", abx_answers(batch, 1, rng, None), ended={"ended_b1": "0"})] = \
         ("", "clips not played to the end: 1B")
@@ -145,7 +151,7 @@ def test_nabx_analysis_screens_and_reports(results: Path, tmp_path: Path, capsys
     # always "A" on a HIT where A holds clean for some items and mixture for others
     assert len({batch.clip(1, f"a{i}")["system"] for i in range(1, 10)} - {""}) == 2
     expect[batch.add(1, "WSAMEA", abx_answers(batch, 1, rng, None, constant="A"))] = \
-        ("", "same answer (A) for every item, whichever")
+        ("", "same answer (A) for all 8 test items of this worker, whichever")
     expect[batch.add(0, "WMANY", abx_answers(batch, 0, rng, votes))] = ("x", "ok")
     expect[batch.add(1, "WMANY", abx_answers(batch, 1, rng, None))] = ("x", "over the per-worker limit of 1")
     expect[batch.add(1, "WFOREIGN", abx_answers(batch, 1, rng, None), native="no")] = ("x", "non-native")
@@ -157,12 +163,16 @@ def test_nabx_analysis_screens_and_reports(results: Path, tmp_path: Path, capsys
     console = capsys.readouterr().out
 
     review = read_review(tmp_path / "approve_reject.csv")
-    assert set(review) == set(expect)  # no row for AMT-rejected or already approved assignments
-    assert approved not in review
+    summary = summary_of(tmp_path / "approve_reject.csv")
+    # every row comes back; only Submitted ones are reviewed (none for AMT-rejected or already approved)
+    assert len(review) == len(batch.rows)
+    assert {a for a, r in review.items() if r["Approve"] or r["Reject"]} == set(expect)
+    assert summary[approved]["Decision"] == "none (approved already)" and summary[approved]["Used"] == "yes"
     for assignment, (approve, reason) in expect.items():
         assert review[assignment]["Approve"] == approve, (assignment, review[assignment])
-        assert reason in review[assignment]["Reason"], (assignment, review[assignment])
+        assert reason in summary[assignment]["Reasons"], (assignment, summary[assignment])
         assert bool(review[assignment]["Reject"]) == (approve == "")
+        assert (reason in review[assignment]["Reject"]) == (approve == "")
 
     # independent numbers from the generated votes of the used assignments
     v = np.array(votes, dtype=float)
@@ -186,12 +196,13 @@ def test_nabx_analysis_screens_and_reports(results: Path, tmp_path: Path, capsys
     assert row["p_sign"] == pytest.approx(p_sign, rel=1e-9)
     assert row["mean"] is None or math.isnan(row["mean"])
 
-    p_text = "< 0.01" if p_t < 0.01 else f"{p_t:.3f}"
     line = next(ln for ln in console.splitlines() if ln.startswith("NABX") and " vs " in ln)
     assert line.split()[:4] == ["NABX", "clean", "vs", "mixture"]
     assert f"{100 * first / n:.2f}%" in line and f"{100 * second / n:.2f}%" in line
-    assert f"{100 * tied / n:.2f}%" in line and p_text in line
+    assert f"{100 * tied / n:.2f}%" in line
+    assert f"p = {p_t:.2g}" in line and f"p = {p_sign:.2g}" in line  # exact, not "< 0.01"
     assert "5 to reject" in console and "stored in listening_results" in console
+    assert "--exclude worker" in console and row["exclude_policy"] == "worker"
 
     # analysing the same batch again replaces its rows instead of adding to them
     assert main(["listen", "analyze", "--results", str(path), "--key", str(out / "SECRET_key.csv"),

@@ -1,17 +1,18 @@
-"""AMT's CSV formats: the batch results file (read) and the bulk approve/reject file (write).
+"""AMT's CSV formats: the batch results file (read, and written by the lab server) and the review upload.
 
 The results file AMT offers for download has one row per assignment with fixed
-columns (``HITId``, ``AssignmentId``, ``WorkerId``, ``AssignmentStatus``,
-``SubmitTime``, ``WorkTimeInSeconds``, ...), then ``Input.<column>`` for every
-``hits.csv`` column and ``Answer.<name>`` for every submitted field, then empty
-``Approve``/``Reject`` columns.  Answers can come in three shapes depending on how the
-page submitted them, and all are accepted: ``Answer.q1 = 4`` (plain form fields),
-``Answer.q1.4 = true`` (crowd-form ``flatten-objects`` of a choice), or one JSON
-column ``Answer.taskAnswers`` (crowd-form's default format).
+columns (:data:`RESULT_COLUMNS`: ``HITId``, ``AssignmentId``, ``WorkerId``,
+``AssignmentStatus``, ``SubmitTime``, ``WorkTimeInSeconds``, ...), then
+``Input.<column>`` for every ``hits.csv`` column and ``Answer.<name>`` for every
+submitted field, then empty ``Approve``/``Reject`` columns.  Answers can come in three
+shapes depending on how the page submitted them, and all are accepted: ``Answer.q1 = 4``
+(plain form fields), ``Answer.q1.4 = true`` (crowd-form ``flatten-objects`` of a choice),
+or one JSON column ``Answer.taskAnswers`` (crowd-form's default format).
 
-The bulk review upload is the same kind of file with ``Approve`` holding ``x`` or
-``Reject`` holding the reason shown to the worker; only assignments still in state
-``Submitted`` can be reviewed, so only those are written.
+AMT's bulk review upload is that same downloaded file with ``Approve`` set to ``x`` or
+``Reject`` set to the reason shown to the worker (Manage -> Results -> Upload CSV); only
+assignments still ``Submitted`` can be reviewed, so only their two cells are filled and
+every other cell and row is written back as read (:func:`write_review_upload`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -29,7 +31,17 @@ from bench.errors import BenchError
 
 REQUIRED = ("HITId", "AssignmentId", "WorkerId", "AssignmentStatus")
 SUBMITTED, APPROVED, REJECTED = "Submitted", "Approved", "Rejected"
-APPROVE_REJECT_COLUMNS = ["HITId", "AssignmentId", "WorkerId", "Approve", "Reject", "Reason"]
+#: the fixed columns of AMT's batch results download, in its order
+RESULT_COLUMNS = [
+    "HITId", "HITTypeId", "Title", "Description", "Keywords", "Reward", "CreationTime", "MaxAssignments",
+    "RequesterAnnotation", "AssignmentDurationInSeconds", "AutoApprovalDelayInSeconds", "Expiration",
+    "NumberOfSimilarHITs", "LifetimeInSeconds", "AssignmentId", "WorkerId", "AssignmentStatus", "AcceptTime",
+    "SubmitTime", "AutoApprovalTime", "ApprovalTime", "RejectionTime", "RequesterFeedback", "WorkTimeInSeconds",
+    "LifetimeApprovalRate", "Last30DaysApprovalRate", "Last7DaysApprovalRate",
+]
+APPROVE, REJECT = "Approve", "Reject"
+#: AMT refuses a requester feedback (the rejection reason) longer than this
+MAX_FEEDBACK = 1024
 _TZ_HOURS = {"PST": -8, "PDT": -7, "UTC": 0, "GMT": 0, "EST": -5, "EDT": -4}
 
 
@@ -46,6 +58,21 @@ class Assignment:
     submit_time: datetime | None
     inputs: dict[str, str] = field(default_factory=dict)
     answers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ResultsFile:
+    """A results file as read: its header and raw rows (for writing it back) and the parsed assignments."""
+
+    path: Path
+    header: list[str]
+    rows: list[dict[str, str]]
+    assignments: list[Assignment]
+
+
+def format_amt_time(moment: datetime) -> str:
+    """An aware datetime in AMT's own format, in UTC: ``Tue Mar 04 09:00:00 UTC 2025``."""
+    return moment.astimezone(timezone.utc).strftime("%a %b %d %H:%M:%S UTC %Y")
 
 
 def parse_amt_time(text: str) -> datetime | None:
@@ -93,44 +120,85 @@ def _flatten_answers(raw: dict[str, str]) -> dict[str, str]:
     return answers
 
 
-def read_results(path: Path) -> list[Assignment]:
-    """All assignments of an AMT batch results CSV."""
+def read_results_file(path: Path) -> ResultsFile:
+    """All assignments of an AMT batch results CSV, with the raw rows kept for the review upload."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise BenchError(f"{path}: results file not found") from None
+    except UnicodeDecodeError as exc:
+        raise BenchError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
+    header = list(reader.fieldnames or [])
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise BenchError(f"{path}: not an AMT batch results file (missing {', '.join(missing)})")
-    out = []
+    out, rows = [], []
     for number, row in enumerate(reader, start=2):
-        work = (row.get("WorkTimeInSeconds") or "").strip()
+        row.pop(None, None)  # cells beyond the header: nothing names them, nothing reads them
+        row = {k: v or "" for k, v in row.items()}
+        rows.append(row)
+        work = row.get("WorkTimeInSeconds", "").strip()
         try:
             seconds = float(work) if work else None
         except ValueError:
             raise BenchError(f"{path}: row {number}: bad WorkTimeInSeconds {work!r}") from None
-        inputs = {k[len("Input."):]: v or "" for k, v in row.items() if k and k.startswith("Input.")}
-        raw = {k[len("Answer."):]: v or "" for k, v in row.items() if k and k.startswith("Answer.")}
+        inputs = {k[len("Input."):]: v for k, v in row.items() if k.startswith("Input.")}
+        raw = {k[len("Answer."):]: v for k, v in row.items() if k.startswith("Answer.")}
         out.append(Assignment(number, row["HITId"].strip(), row["AssignmentId"].strip(), row["WorkerId"].strip(),
                               row["AssignmentStatus"].strip(), seconds, parse_amt_time(row.get("SubmitTime", "")),
                               inputs, _flatten_answers(raw)))
-    return out
+    return ResultsFile(path, header, rows, out)
+
+
+def read_results(path: Path) -> list[Assignment]:
+    """All assignments of an AMT batch results CSV."""
+    return read_results_file(path).assignments
 
 
 def batch_name(path: Path) -> str:
-    """``Batch_4412345`` from ``Batch_4412345_batch_results.csv``; the file stem otherwise."""
-    match = re.match(r"(Batch_\d+)", Path(path).name)
+    """``Batch_4412345`` from ``Batch_4412345_batch_results.csv`` (``Lab_<id>`` from the lab server's file);
+    the file stem otherwise."""
+    match = re.match(r"((?:Batch|Lab)_[0-9A-Za-z]+?)_batch_results", Path(path).name) \
+        or re.match(r"(Batch_\d+)", Path(path).name)
     return match.group(1) if match else Path(path).stem
 
 
-def write_approve_reject(path: Path, rows: Iterable[dict[str, str]]) -> int:
-    """Write the bulk review file; returns the number of rows."""
-    rows = list(rows)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=APPROVE_REJECT_COLUMNS)
+def write_csv_atomically(path: Path, header: list[str], rows: Iterable[dict[str, str]]) -> None:
+    """Write a CSV quoted as AMT writes its downloads, through a temporary file and a rename:
+    a reader (or a crash) never sees half a file."""
+    path = Path(path)
+    tmp = path.with_name(f".tmp-{path.name}")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=header, quoting=csv.QUOTE_ALL, restval="", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    return len(rows)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_review_upload(path: Path, results: ResultsFile, decisions: dict[str, str | None]) -> int:
+    """AMT's bulk review file: the results file as read, with ``Approve``/``Reject`` filled for Submitted rows.
+
+    ``decisions`` maps an assignment ID to None (approve) or the reason to reject it;
+    rows of other assignments, and every other cell, are written back unchanged.
+    Returns the number of assignments reviewed.
+    """
+    header = results.header + [c for c in (APPROVE, REJECT) if c not in results.header]
+    rows, reviewed = [], 0
+    for row, assignment in zip(results.rows, results.assignments):
+        row = dict(row)
+        if assignment.status == SUBMITTED and assignment.assignment_id in decisions:
+            reason = decisions[assignment.assignment_id]
+            row[APPROVE] = "" if reason else "x"
+            row[REJECT] = _feedback(reason) if reason else ""
+            reviewed += 1
+        rows.append(row)
+    write_csv_atomically(path, header, rows)
+    return reviewed
+
+
+def _feedback(reason: str) -> str:
+    return reason if len(reason) <= MAX_FEEDBACK else reason[:MAX_FEEDBACK - 3] + "..."

@@ -1,27 +1,32 @@
 """``bench listen analyze``: AMT results + the secret key -> screening, statistics, stored rows.
 
 Only assignments that pass screening (:mod:`bench.listen.screening`) contribute, and
-only their test items (gold items judge the listener, not a system).  The settings of
-the export (``SECRET_export.json`` next to the key) supply the test, the pair order
-and the per-worker limit; the key alone is enough when they are missing.
+only their answered test items (gold items judge the listener, not a system; blank
+items are dropped).  The settings of the export (``SECRET_export.json`` next to the
+key) supply the test, the pair order and the per-worker limit; the key alone is
+enough when they are missing.  The exclusion policy is stored with every row, so a
+table can say how its listeners were screened.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.errors import BenchError
 from bench.listen import stats
-from bench.listen.amt_csv import batch_name, read_results, write_approve_reject
+from bench.listen.amt_csv import batch_name, read_results_file
 from bench.listen.design import ANSWER_A, ANSWER_B, TestDesign, get_test
-from bench.listen.export import KEY_COLUMNS, SETTINGS_NAME
+from bench.listen.export import KEY_COLUMNS
 from bench.listen.hits import GOLD_ANCHOR, GOLD_NATURAL
-from bench.listen.screening import Rules, Screened, review_rows, screen
+from bench.listen.items import missing_play_columns
+from bench.listen.names import REVIEW_NAME, SETTINGS_NAME
+from bench.listen.review import write_review
+from bench.listen.screening import EXCLUDE_WORKER, Rules, Screened, screen
+from bench.report.stats import format_p
 
 
 @dataclass
@@ -29,10 +34,13 @@ class AnalyzeRequest:
     results: Path
     key: Path
     store: Path | None = Path("results")
-    out: Path | None = None  # approve_reject.csv; default next to the results file
+    out: Path | None = None  # the review upload; default approve_reject.csv next to the results file
     ci: str = "t"
     max_hits_per_worker: int | None = None
     min_time_factor: float = 1.0
+    exclude: str = EXCLUDE_WORKER
+    max_blank_share: float = 0.2
+    check_plays: bool = True
 
 
 @dataclass
@@ -43,7 +51,9 @@ class Analysis:
     rows: list[dict]  # listening_results rows
     gold: dict[str, stats.MosResult] = field(default_factory=dict)
     approve_reject: Path | None = None
+    summary: Path | None = None
     stored: bool = False
+    rules: Rules = field(default_factory=Rules)
 
 
 def read_key(path: Path) -> dict[str, dict[str, str]]:
@@ -70,7 +80,7 @@ def mos_rows(design: TestDesign, used: list[Screened], ci: str) -> tuple[list[di
     by_system: dict[str, list[tuple[float, str, str]]] = defaultdict(list)
     gold: dict[str, list[float]] = defaultdict(list)
     for s in used:
-        for slot in s.slots:
+        for slot in s.answered:
             clip = slot.clips["clip"]
             value = float(slot.answer)
             if slot.is_gold:
@@ -91,7 +101,7 @@ def abx_rows(used: list[Screened], pairs: list[tuple[str, str]]) -> list[dict]:
     workers: dict[tuple[str, str], set[str]] = defaultdict(set)
     order = {frozenset(p): tuple(p) for p in pairs}
     for s in used:
-        for slot in s.slots:
+        for slot in s.answered:
             if slot.is_gold:
                 continue
             a, b = slot.clips["a"]["system"], slot.clips["b"]["system"]
@@ -118,11 +128,19 @@ def analyze(request: AnalyzeRequest) -> Analysis:
     if request.ci not in ("t", "crowdmos"):
         raise BenchError(f"--ci must be t or crowdmos, got {request.ci!r}")
     limit = request.max_hits_per_worker or int(settings.get("max_hits_per_worker", 4))
-    rules = Rules(max_hits_per_worker=limit, min_time_factor=request.min_time_factor)
-    screened = screen(read_results(request.results), design, key, rules)
+    rules = Rules(max_hits_per_worker=limit, min_time_factor=request.min_time_factor, exclude=request.exclude,
+                  max_blank_share=request.max_blank_share, check_plays=request.check_plays)
+    results = read_results_file(request.results)
+    if rules.check_plays and (missing := missing_play_columns(results.assignments, design)):
+        raise BenchError(f"{request.results}: no play-tracking columns ({', '.join(missing[:3])}"
+                         f"{', ...' if len(missing) > 3 else ''}; {len(missing)} missing), so no clip can be shown "
+                         "to have been played: add --no-play-check to analyze without the play check")
+    screened = screen(results.assignments, design, key, rules)
     batch = batch_name(request.results)
-    out = request.out or Path(request.results).with_name("approve_reject.csv")
-    write_approve_reject(out, review_rows(screened))
+    out = Path(request.out or Path(request.results).with_name(REVIEW_NAME))
+    if out.resolve() == Path(request.results).resolve():
+        raise BenchError(f"{out}: --out would overwrite the results file; choose another name")
+    upload, summary = write_review(out, results, screened)
     used = [s for s in screened if s.used]
     gold: dict[str, stats.MosResult] = {}
     if design.kind == "mos":
@@ -131,7 +149,8 @@ def analyze(request: AnalyzeRequest) -> Analysis:
         rows = abx_rows(used, [tuple(p) for p in settings.get("pairs", [])])
     for row in rows:
         row["dataset_key"] = settings.get("dataset_key")
-    analysis = Analysis(design, batch, screened, rows, gold, out)
+        row["exclude_policy"] = rules.exclude
+    analysis = Analysis(design, batch, screened, rows, gold, upload, summary, rules=rules)
     if request.store is not None and (Path(request.store) / "bench.sqlite").exists():
         from bench.listen.storage import save_listening_results
         from bench.store import Store
@@ -145,26 +164,29 @@ def analyze(request: AnalyzeRequest) -> Analysis:
     return analysis
 
 
-def _p(value: float) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return "< 0.01" if value < 0.01 else f"{value:.3f}"
+_POLICY = {"worker": "every assignment of a worker who failed a check is dropped",
+           "assignment": "only the failing assignments are dropped"}
 
 
 def format_analysis(a: Analysis) -> str:
     """Console summary: screening counts, then the Table 1 (MOS) or Table 3 (ABX) style rows."""
     total = len(a.screened)
+    amt_rejected = sum(1 for s in a.screened if s.amt_rejected)
     rejected = sum(1 for s in a.screened if s.reject)
     excluded = sum(1 for s in a.screened if not s.reject and s.exclude)
-    used = total - rejected - excluded
-    workers = len({s.assignment.worker_id for s in a.screened if s.used})
-    lines = [f"{a.design.label} {a.batch}: {total} assignments screened: {used} used ({workers} listeners), "
-             f"{rejected} to reject, {excluded} approved but not used; review file {a.approve_reject}"]
+    used = [s for s in a.screened if s.used]
+    workers = len({s.assignment.worker_id for s in used})
+    blank = sum(len(s.blank) for s in used)
+    lines = [f"{a.design.label} {a.batch}: {total} assignments: {len(used)} used ({workers} listeners), "
+             f"{rejected} to reject, {excluded} approved but not used, {amt_rejected} rejected on AMT before",
+             f"exclusion policy: --exclude {a.rules.exclude} ({_POLICY[a.rules.exclude]}); "
+             f"{blank} blank items dropped from used assignments",
+             f"review upload {a.approve_reject} (summary {a.summary})"]
     reasons: dict[str, int] = defaultdict(int)
     for s in a.screened:
         for r in s.reject + s.exclude:
-            reasons[r.split(":")[0]] += 1
-    lines += [f"  {n} x {r}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])]
+            reasons[r.split(":")[0].split(" (")[0]] += 1
+    lines += [f"  {n} x {r}" for r, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))]
     lines.append("")
     if a.design.kind == "mos":
         lines.append(f"{'test':<6} {'system':<20} {'MOS':>6}  {'95% CI':<16} {'n':>5} {'listeners':>9}")
@@ -175,12 +197,15 @@ def format_analysis(a: Analysis) -> str:
             if role in a.gold:
                 lines.append(f"{'':<6} {label:<20} {a.gold[role].mean:>6.2f}  (n={a.gold[role].n}; screening items)")
     else:
-        lines.append(f"{'test':<6} {'pair':<28} {'first':>8} {'second':>8} {'N/P':>8} {'p (t-test)':>11} "
-                     f"{'p (sign)':>9} {'n':>5}")
+        lines.append(f"{'test':<6} {'pair':<28} {'first':>8} {'second':>8} {'N/P':>8} {'p (t-test)':>12} "
+                     f"{'p (binomial)':>14} {'n':>5}")
         for r in a.rows:
             pair = f"{r['system']} vs {r['other']}"
             lines.append(f"{a.design.label:<6} {pair:<28} {r['pref_system']:>7.2f}% {r['pref_other']:>7.2f}% "
-                         f"{r['pref_np']:>7.2f}% {_p(r['p_ttest']):>11} {_p(r['p_sign']):>9} {r['n']:>5}")
+                         f"{r['pref_np']:>7.2f}% {'p = ' + format_p(r['p_ttest']):>12} "
+                         f"{'p = ' + format_p(r['p_sign']):>14} {r['n']:>5}")
+        lines.append("p (t-test): one-sample t-test of the votes (+1 first, -1 second, 0 N/P) against 0, as in "
+                     "the CodeSep paper; p (binomial): exact two-sided sign test on the votes that are not N/P")
     lines.append("")
     lines.append("stored in listening_results" if a.stored else "not stored (no results database given or found)")
     return "\n".join(lines)

@@ -33,14 +33,13 @@ from bench.listen.design import TestDesign, field_name, get_test
 from bench.listen.hit_page import render_page, template_text
 from bench.listen.hits import GOLD_ANCHOR, STIMULUS, ClipId, Hit, compose
 from bench.listen.loudness import DEFAULT_PEAK_DBFS, DEFAULT_TARGET_LUFS, normalise
+from bench.listen.names import (AUDIO_DIR, HIT_REF, HITS_NAME, KEY_NAME, PAGE_NAME, REVIEW_NAME,
+                                 REVIEW_SUMMARY_SUFFIX, SETTINGS_NAME)
 from bench.listen.sampling import ReferencePicker, gold_bases, partner, sample_items
 from bench.store import Store, now, open_existing
 
-KEY_NAME = "SECRET_key.csv"
-SETTINGS_NAME = "SECRET_export.json"
 KEY_COLUMNS = ["token", "file", "url", "test", "role", "system", "mixture_id", "source", "seconds",
                "lufs_before", "lufs_after", "peak_limited"]
-HIT_REF = "hit_ref"
 
 
 @dataclass
@@ -136,15 +135,15 @@ def export(request: ExportRequest) -> ExportSummary:
         bases = gold_bases(natural, samples, num_hits, rng)
         hits = compose(design, conditions, samples, request.items_per_hit, lambda h: bases[h],
                        ReferencePicker(natural, rng), lambda item: partner(item, natural), rng)
-        (request.out / "audio").mkdir(parents=True, exist_ok=True)
+        (request.out / AUDIO_DIR).mkdir(parents=True, exist_ok=True)
         key_rows = _write_audio(request, design, hits, clips, base_url)
         stored_systems, stored_mixtures = clips.system_names(), _stored_mixture_ids(clips)
     finally:
         store.close()
     tokens = {ClipId(r["role"], r["system"], (r["mixture_id"], int(r["source"]) - 1)): r for r in key_rows}
     slots = len(hits[0].slots)
-    _write_hits_csv(request.out / "hits.csv", design, hits, tokens)
-    (request.out / "hit.html").write_text(render_page(design, slots), encoding="utf-8")
+    _write_hits_csv(request.out / HITS_NAME, design, hits, tokens)
+    (request.out / PAGE_NAME).write_text(render_page(design, slots), encoding="utf-8")
     _write_key(request.out / KEY_NAME, key_rows)
     settings = {**{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(request).items()},
                 "base_url": base_url, "dataset_key": clips.dataset_key, "dataset_name": clips.dataset_name,
@@ -184,7 +183,7 @@ def _write_audio(request: ExportRequest, design: TestDesign, hits: Sequence[Hit]
         loaded = _load(clip, clips, request.seed, int(index))
         level = normalise(loaded.audio, loaded.sample_rate, request.target_lufs, request.peak_dbfs)
         name = f"{token}.wav"
-        sf.write(request.out / "audio" / name, level.audio, loaded.sample_rate, subtype="PCM_16", format="WAV")
+        sf.write(request.out / AUDIO_DIR / name, level.audio, loaded.sample_rate, subtype="PCM_16", format="WAV")
         rows.append({"token": token, "file": f"audio/{name}", "url": base_url + name, "test": design.name,
                      "role": clip.role, "system": clip.system, "mixture_id": clip.item[0],
                      "source": str(clip.item[1] + 1), "seconds": f"{loaded.seconds:.3f}",
@@ -268,8 +267,15 @@ Steps
    {min_listeners} distinct listeners (the CodeSep paper had >= 40).
 5. Publish Batch -> upload hits.csv.
 6. When done: Manage -> Results -> Download CSV (Batch_<id>_batch_results.csv), then
-     bench listen analyze --results Batch_<id>_batch_results.csv --key SECRET_key.csv --store <results dir>
-   It screens assignments (gold items, unplayed clips, all-same answers, too fast, duplicates,
-   per-worker limit) and writes approve_reject.csv next to the results file.
-7. Manage -> Results -> Upload CSV: approve_reject.csv ("x" in Approve, or the reason in Reject).
+     bench listen analyze --results Batch_<id>_batch_results.csv --key {KEY_NAME} --store <results dir>
+   It screens assignments (gold items, unplayed clips, blank items, all-same answers, too fast,
+   duplicates, per-worker limit; by default a worker who fails a check anywhere is dropped from
+   the whole test, `--exclude assignment` drops only the failing assignments) and writes
+   {REVIEW_NAME} next to the results file.
+7. Manage -> Results -> Upload CSV: {REVIEW_NAME} (the results file itself, with "x" in Approve
+   or the reason in Reject for every Submitted assignment). {REVIEW_NAME[:-4]}{REVIEW_SUMMARY_SUFFIX} beside it
+   lists each assignment's decision and reasons.
+
+In a lab instead of AMT: `bench listen serve <this folder> --port 8080` serves the same page and
+clips at http://localhost:8080/ and writes the answers in AMT's results format under lab/.
 """

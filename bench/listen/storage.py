@@ -4,7 +4,9 @@ An additive table in the same ``bench.sqlite`` (created here with ``CREATE TABLE
 NOT EXISTS``; ``bench.store`` is untouched).  One row per (batch, test, system,
 other): MOS tests fill ``mean``/``ci_low``/``ci_high`` (``other`` is empty), ABX tests
 fill the preference percentages and p-values with ``system`` the first system of
-the pair.  Re-analysing a batch replaces its rows.
+the pair.  ``exclude_policy`` records how listeners were screened (``worker`` or
+``assignment``, see :mod:`bench.listen.screening`); a database made before that
+column existed gains it on first use.  Re-analysing a batch replaces its rows.
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ from bench.store import Store, now
 
 TABLE = "listening_results"
 COLUMNS = ["test", "system", "other", "n", "n_workers", "mean", "ci_low", "ci_high", "ci_method",
-           "pref_system", "pref_other", "pref_np", "p_ttest", "p_sign", "batch", "dataset_key", "created"]
+           "pref_system", "pref_other", "pref_np", "p_ttest", "p_sign", "exclude_policy", "batch", "dataset_key", "created"]
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     test TEXT NOT NULL, system TEXT NOT NULL, other TEXT NOT NULL DEFAULT '',
     n INTEGER NOT NULL, n_workers INTEGER,
     mean REAL, ci_low REAL, ci_high REAL, ci_method TEXT,
-    pref_system REAL, pref_other REAL, pref_np REAL, p_ttest REAL, p_sign REAL,
+    pref_system REAL, pref_other REAL, pref_np REAL, p_ttest REAL, p_sign REAL, exclude_policy TEXT,
     batch TEXT NOT NULL, dataset_key TEXT, created TEXT NOT NULL,
     PRIMARY KEY (batch, test, system, other));
 """
@@ -33,6 +35,9 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 
 def ensure_table(store: Store) -> None:
     store.conn.executescript(_SCHEMA)
+    have = {row[1] for row in store.conn.execute(f"PRAGMA table_info({TABLE})")}
+    if "exclude_policy" not in have:  # tables made before the policy was recorded
+        store.conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN exclude_policy TEXT")
 
 
 def _clean(value: Any) -> Any:

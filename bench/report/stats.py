@@ -77,3 +77,16 @@ def significance_marker(p: float) -> str:
     if not np.isfinite(p):
         return ""
     return "**" if p < 0.01 else ("*" if p < 0.05 else "")
+
+
+def format_p(p: float | None) -> str:
+    """An exact p-value for print: ``0.14``, ``0.066``, ``0.0048``, ``3.2e-07``; a dash when undefined.
+
+    Two significant digits; "< 0.01" is left to the significance marker, since the
+    number itself says more (the paper prints only "< 0.01").
+    """
+    if p is None or not np.isfinite(p):
+        return "—"
+    if p >= 1e-4 or p == 0.0:
+        return f"{p:.2g}" if p < 1 else "1"
+    return f"{p:.1e}"
