@@ -1,7 +1,7 @@
-"""``bench listen``: ``export`` an AMT batch from stored estimates, ``analyze`` its results.
+"""``bench listen``: ``export`` an AMT batch from stored estimates, ``serve`` it in a lab, ``analyze`` results.
 
 Kept light at import (the CLI builds every parser at start-up); the work happens in
-:mod:`bench.listen.export` and :mod:`bench.listen.analyze`.
+:mod:`bench.listen.export`, :mod:`bench.listen.lab` and :mod:`bench.listen.analyze`.
 """
 
 from __future__ import annotations
@@ -37,12 +37,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--key", required=True, type=Path, help="SECRET_key.csv of the export")
     p.add_argument("--store", type=Path, default=Path("results"),
                    help="results directory whose database gets the numbers (default ./results)")
-    p.add_argument("--out", type=Path, help="approve/reject file (default: approve_reject.csv beside --results)")
+    p.add_argument("--out", type=Path,
+                   help="AMT review upload: the results file with Approve/Reject filled (default: "
+                        "approve_reject.csv beside --results; a compact <name>_summary.csv goes beside it)")
     p.add_argument("--ci", default="t", choices=["t", "crowdmos"],
                    help="MOS interval: Student t over ratings, or the CrowdMOS worker/sentence model")
     p.add_argument("--max-hits-per-worker", type=int, help="default: the export's setting")
     p.add_argument("--min-time-factor", type=float, default=1.0,
                    help="reject work times below this fraction of the HIT's audio length (default 1)")
+    p.add_argument("--exclude", default="worker", choices=["worker", "assignment"],
+                   help="worker (default): drop every assignment of a worker who failed a check in any of them; "
+                        "assignment: drop only the failing assignments")
+    p.add_argument("--max-blank-share", type=float, default=0.2,
+                   help="reject an assignment with more than this share of its items blank (default 0.2); "
+                        "fewer blank items are dropped alone")
+    p.add_argument("--no-play-check", dest="check_plays", action="store_false",
+                   help="skip the played-to-the-end check (results without Answer.ended_* columns)")
+
+    p = sub.add_parser("serve", help="lab mode: serve an exported batch on this machine, answers in AMT's format")
+    p.add_argument("folder", type=Path, help="folder written by `bench listen export`")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for a LAN)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
     for p in sub.choices.values():
         _add_common_here(p)
 
@@ -56,6 +71,8 @@ def _add_common_here(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.listen_command == "export":
         return _run_export(args)
+    if args.listen_command == "serve":
+        return _run_serve(args)
     return _run_analyze(args)
 
 
@@ -84,6 +101,15 @@ def _run_analyze(args: argparse.Namespace) -> int:
 
     analysis = analyze(AnalyzeRequest(results=args.results, key=args.key, store=args.store, out=args.out,
                                       ci=args.ci, max_hits_per_worker=args.max_hits_per_worker,
-                                      min_time_factor=args.min_time_factor))
+                                      min_time_factor=args.min_time_factor, exclude=args.exclude,
+                                      max_blank_share=args.max_blank_share, check_plays=args.check_plays))
     print(format_analysis(analysis))
+    return 0
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from bench.listen.lab import serve
+
+    serve(args.folder, host=args.host, port=args.port,
+          announce=None if args.quiet else (lambda line: print(line, flush=True)))
     return 0

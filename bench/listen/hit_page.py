@@ -24,6 +24,8 @@ from bench.listen.design import ANSWER_A, ANSWER_B, ANSWER_NP, MOS_LABELS, MOS_S
     field_name
 
 PAGE_VERSION = "jsac-listen-1"
+#: AMT's Crowd HTML Elements, loaded by the page on AMT; the lab server serves the page without it
+CROWD_SCRIPT = '<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>'
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 _CLIP_LABELS = {"ref": "Reference", "clip": "Recording", "x": "X (reference)", "a": "A", "b": "B"}
 
@@ -83,6 +85,13 @@ def render_page(design: TestDesign, num_slots: int) -> str:
     for marker, value in replacements.items():
         page = page.replace(marker, value)
     return page
+
+
+def without_crowd_script(page: str) -> str:
+    """The page as served off AMT: crowd-form would post to AMT, so the page takes its plain-form path."""
+    if CROWD_SCRIPT not in page:
+        raise ValueError("the page does not load AMT's crowd-html-elements.js (not a page from this version?)")
+    return page.replace(CROWD_SCRIPT, "")
 
 
 def placeholders(page: str) -> set[str]:
