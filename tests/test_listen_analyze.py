@@ -12,83 +12,17 @@ from __future__ import annotations
 
 import csv
 import math
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats as sps
 
-from test_listen_support import export_batch, make_store
+from test_listen_support import Batch, export_batch, make_store
 
 from bench.cli import main
 from bench.listen.storage import load_listening_results
 from bench.store import Store
-
-AMT_COLUMNS = [
-    "HITId", "HITTypeId", "Title", "Description", "Keywords", "Reward", "CreationTime", "MaxAssignments",
-    "RequesterAnnotation", "AssignmentDurationInSeconds", "AutoApprovalDelayInSeconds", "Expiration",
-    "NumberOfSimilarHITs", "LifetimeInSeconds", "AssignmentId", "WorkerId", "AssignmentStatus", "AcceptTime",
-    "SubmitTime", "AutoApprovalTime", "ApprovalTime", "RejectionTime", "RequesterFeedback", "WorkTimeInSeconds",
-    "LifetimeApprovalRate", "Last30DaysApprovalRate", "Last7DaysApprovalRate",
-]
-START = datetime(2025, 3, 4, 9, 0, 0)
-
-
-def amt_time(t: datetime) -> str:
-    return t.strftime("%a %b %d %H:%M:%S PST %Y")
-
-
-class Batch:
-    """Builds an AMT ``Batch_<id>_batch_results.csv`` from an export's hits.csv and key."""
-
-    def __init__(self, out: Path) -> None:
-        with open(out / "hits.csv", newline="") as f:
-            self.hits = list(csv.DictReader(f))
-        with open(out / "SECRET_key.csv", newline="") as f:
-            self.key = {r["token"]: r for r in csv.DictReader(f)}
-        self.fields = [c for c in self.hits[0] if c != "hit_ref"]
-        self.slots = max(int("".join(ch for ch in c if ch.isdigit())) for c in self.fields)
-        self.rows: list[dict[str, str]] = []
-
-    def clip(self, hit: int, field: str) -> dict[str, str]:
-        return self.key[self.hits[hit][field].rsplit("/", 1)[-1][:-4]]
-
-    def add(self, hit: int, worker: str, answers: dict[str, str], status: str = "Submitted",
-            seconds: float = 400, hit_id: str | None = None, native: str = "yes",
-            ended: dict[str, str] | None = None) -> str:
-        n = len(self.rows)
-        submit = START + timedelta(minutes=10 * n)
-        assignment = f"ASG{n:04d}"
-        row = {c: "" for c in AMT_COLUMNS}
-        row.update({"HITId": hit_id or f"3HIT{hit:03d}", "HITTypeId": "3TYPE", "Title": "Listening test",
-                    "Reward": "$0.50", "MaxAssignments": "10", "AssignmentId": assignment, "WorkerId": worker,
-                    "AssignmentStatus": status, "AcceptTime": amt_time(submit - timedelta(seconds=seconds)),
-                    "SubmitTime": amt_time(submit), "WorkTimeInSeconds": str(int(seconds)),
-                    "LifetimeApprovalRate": "100% (12/12)"})
-        row.update({f"Input.{k}": v for k, v in self.hits[hit].items()})
-        answer = {"native_english": native, "elapsed_s": str(int(seconds) - 5), "page_version": "jsac-listen-1"}
-        for f in self.fields:
-            answer[f"plays_{f}"] = "1"
-            answer[f"ended_{f}"] = "1"
-        answer.update(ended or {})
-        answer.update(answers)
-        row.update({f"Answer.{k}": answer[k] for k in sorted(answer)})
-        row.update({"Approve": "", "Reject": ""})
-        self.rows.append(row)
-        return assignment
-
-    def write(self, path: Path) -> Path:
-        columns = list(dict.fromkeys(c for r in self.rows for c in r))
-        answers = sorted(c for c in columns if c.startswith("Answer."))
-        inputs = [c for c in columns if c.startswith("Input.")]
-        header = AMT_COLUMNS + inputs + answers + ["Approve", "Reject"]
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=header, quoting=csv.QUOTE_ALL)
-            writer.writeheader()
-            writer.writerows(self.rows)
-        return path
-
 
 def read_review(path: Path) -> dict[str, dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as f:

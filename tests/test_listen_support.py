@@ -1,14 +1,17 @@
 """Shared helpers of the listening-test tests (imported by the other ``test_listen_*`` files).
 
-The results store is made by the real runner on a small real-format Libri2Mix tree
+:class:`Batch` writes AMT batch results files in AMT's exact download layout.  The
+results store is made by the real runner on a small real-format Libri2Mix tree
 (systems ``mixture`` and ``clean``, no metrics), so exports read exactly what
 ``bench run`` writes; nothing needs model weights.
 """
 
 from __future__ import annotations
 
+import csv
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from libri2mix_tree import IDS, build_tree
 
@@ -18,6 +21,73 @@ from bench.runner import RunRequest, run
 from bench.store import Store
 
 SR = 16000
+
+AMT_COLUMNS = [
+    "HITId", "HITTypeId", "Title", "Description", "Keywords", "Reward", "CreationTime", "MaxAssignments",
+    "RequesterAnnotation", "AssignmentDurationInSeconds", "AutoApprovalDelayInSeconds", "Expiration",
+    "NumberOfSimilarHITs", "LifetimeInSeconds", "AssignmentId", "WorkerId", "AssignmentStatus", "AcceptTime",
+    "SubmitTime", "AutoApprovalTime", "ApprovalTime", "RejectionTime", "RequesterFeedback", "WorkTimeInSeconds",
+    "LifetimeApprovalRate", "Last30DaysApprovalRate", "Last7DaysApprovalRate",
+]
+START = datetime(2025, 3, 4, 9, 0, 0)
+
+
+def amt_time(t: datetime) -> str:
+    return t.strftime("%a %b %d %H:%M:%S PST %Y")
+
+
+class Batch:
+    """Builds an AMT ``Batch_<id>_batch_results.csv`` from an export's hits.csv and key."""
+
+    def __init__(self, out: Path) -> None:
+        with open(out / "hits.csv", newline="") as f:
+            self.hits = list(csv.DictReader(f))
+        with open(out / "SECRET_key.csv", newline="") as f:
+            self.key = {r["token"]: r for r in csv.DictReader(f)}
+        self.fields = [c for c in self.hits[0] if c != "hit_ref"]
+        self.slots = max(int("".join(ch for ch in c if ch.isdigit())) for c in self.fields)
+        self.rows: list[dict[str, str]] = []
+
+    def clip(self, hit: int, field: str) -> dict[str, str]:
+        return self.key[self.hits[hit][field].rsplit("/", 1)[-1][:-4]]
+
+    def add(self, hit: int, worker: str, answers: dict[str, str], status: str = "Submitted",
+            seconds: float = 400, hit_id: str | None = None, native: str = "yes",
+            ended: dict[str, str] | None = None) -> str:
+        n = len(self.rows)
+        submit = START + timedelta(minutes=10 * n)
+        assignment = f"ASG{n:04d}"
+        row = {c: "" for c in AMT_COLUMNS}
+        row.update({"HITId": hit_id or f"3HIT{hit:03d}", "HITTypeId": "3TYPE", "Title": "Listening test",
+                    "Reward": "$0.50", "MaxAssignments": "10", "AssignmentId": assignment, "WorkerId": worker,
+                    "AssignmentStatus": status, "AcceptTime": amt_time(submit - timedelta(seconds=seconds)),
+                    "SubmitTime": amt_time(submit), "WorkTimeInSeconds": str(int(seconds)),
+                    "LifetimeApprovalRate": "100% (12/12)"})
+        row.update({f"Input.{k}": v for k, v in self.hits[hit].items()})
+        answer = {"native_english": native, "elapsed_s": str(int(seconds) - 5), "page_version": "jsac-listen-1"}
+        for f in self.fields:
+            answer[f"plays_{f}"] = "1"
+            answer[f"ended_{f}"] = "1"
+        answer.update(ended or {})
+        answer.update(answers)
+        row.update({f"Answer.{k}": answer[k] for k in sorted(answer)})
+        row.update({"Approve": "", "Reject": ""})
+        self.rows.append(row)
+        return assignment
+
+    def write(self, path: Path, bom: bool = False, drop: Callable[[str], bool] = lambda column: False,
+              extra: Sequence[str] = ()) -> Path:
+        """AMT's layout (CRLF lines, every cell quoted); ``bom`` as Excel saves it, ``drop`` leaves columns
+        out (a modified page), ``extra`` adds empty columns AMT does not write."""
+        columns = list(dict.fromkeys(c for r in self.rows for c in r))
+        answers = sorted(c for c in columns if c.startswith("Answer."))
+        inputs = [c for c in columns if c.startswith("Input.")]
+        header = [c for c in AMT_COLUMNS + inputs + answers + ["Approve", "Reject"] + list(extra) if not drop(c)]
+        with open(path, "w", newline="", encoding="utf-8-sig" if bom else "utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=header, quoting=csv.QUOTE_ALL, extrasaction="ignore", restval="")
+            writer.writeheader()
+            writer.writerows(self.rows)
+        return path
 
 
 def make_store(base: Path, systems: Sequence[str] = ("mixture", "clean"), seconds: float = 1.0) -> Path:

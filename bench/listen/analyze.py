@@ -180,7 +180,7 @@ def format_analysis(a: Analysis) -> str:
     lines = [f"{a.design.label} {a.batch}: {total} assignments: {len(used)} used ({workers} listeners), "
              f"{rejected} to reject, {excluded} approved but not used, {amt_rejected} rejected on AMT before",
              f"exclusion policy: --exclude {a.rules.exclude} ({_POLICY[a.rules.exclude]}); "
-             f"{blank} blank items dropped from used assignments",
+             f"blank items dropped from used assignments: {blank}",
              f"review upload {a.approve_reject} (summary {a.summary})"]
     reasons: dict[str, int] = defaultdict(int)
     for s in a.screened:
