@@ -186,7 +186,8 @@ def test_listening_results_fill_mos_and_abx_tables(tmp_path: Path):
     table3 = build_table(store, layout_for("3", load_config(None)), "d" * 64, with_paper=True)
     row = table3.rows[0]  # NABX codesep vs fstc@2: the stored pair is swapped, so sides swap back
     assert (row.cells["CodeSep"].value, row.cells["Other"].value, row.cells["N/P"].value) == (55.0, 40.0, 5.0)
-    assert row.cells["p-value"].value == 0.004 and row.cells["CodeSep"].published == "55.83"
+    assert row.cells["p (t-test)"].value == 0.004 and row.cells["p (binomial)"].value == 0.003
+    assert row.cells["CodeSep"].published == "55.83"
     assert table3.rows[1].hint.startswith("no nabx results: bench listen export --test nabx --pair codesep:fstc@4")
 
 

@@ -28,6 +28,7 @@ class Column:
     scale: float = 1.0  # multiply stored values for printing (fractions -> %)
     digits: int = 2
     latex: str = ""
+    exact_p: bool = False  # the value is a p-value: printed exactly (0.0048), with the significance marker
 
     @property
     def kind(self) -> str:

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 from bench.report.layouts import Column
-from bench.report.stats import significance_marker
+from bench.report.stats import format_p, significance_marker
 from bench.report.tables import Cell, Table, values_frame
 
 DASH = "—"
@@ -29,6 +29,8 @@ def cell_text(cell: Cell, column: Column, ci: bool, unit: str = "") -> str:
         return cell.text
     if cell.value is None or not math.isfinite(cell.value):
         return DASH
+    if column.exact_p:
+        return format_p(cell.value) + significance_marker(cell.value)
     text = _number(cell.value, column.digits) + unit
     if ci and cell.ci is not None and all(math.isfinite(v) for v in cell.ci):
         text += f" [{_number(cell.ci[0], column.digits)}, {_number(cell.ci[1], column.digits)}]"
@@ -82,6 +84,10 @@ def to_markdown(table: Table, ci: bool = True) -> str:
     if table.layout.reference and table.layout.kind != "abx":
         legend.append(f"\\* p < 0.05, \\*\\* p < 0.01: paired Wilcoxon signed-rank test vs {table.layout.reference} "
                       "on per-mixture values (p in the CSV)")
+    if table.layout.kind == "abx":
+        legend.append("p (t-test): one-sample t-test of the votes (+1 CodeSep, −1 other, 0 N/P) against 0, the test "
+                      "the CodeSep paper reports; p (binomial): exact two-sided sign test on the votes that are not "
+                      "N/P; \\* p < 0.05, \\*\\* p < 0.01")
     if table.with_paper:
         legend.append("↳ *paper*: the value published in the paper, for comparison (different data and models)")
     if legend:
