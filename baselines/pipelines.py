@@ -132,9 +132,11 @@ def _codec_status(name: str, options_json: str) -> str:
 
 def make_codec(name: str, device: str, options: dict[str, Any], system_name: str):
     """Instantiate a codec by name; failures name the system that asked for it."""
-    from bench.baselines.codecs import get_codec
+    from bench.baselines.codecs import codec_class, get_codec
+    from bench.options import check_options
 
     prefix = f"system {system_name!r}: " if system_name else ""
+    check_options(codec_class(name), options, f"{prefix}codec_options for {name!r}")
     try:
         return get_codec(name, device=device, **options)
     except BenchError as exc:

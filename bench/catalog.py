@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bench.errors import BenchError
+from bench.options import check_options
 from bench.registry import Registry
 
 if TYPE_CHECKING:
@@ -68,10 +69,17 @@ TRAINERS.register("tokensplit", "bench.systems.tokensplit.train:")
 def build_system(spec: "SystemSpec", device: str = "cpu", sample_rate: int = 16000) -> "System":
     """Instantiate the system a :class:`~bench.config.SystemSpec` asks for."""
     cls = SYSTEMS.entry(spec.family).load()
+    if isinstance(cls, type):  # a plugin may register a plain factory; its options are its own business
+        check_options(cls, spec.options, spec.where or f"system {spec.name!r}")
     try:
         return cls(spec.name, kbps=spec.kbps, device=device, sample_rate=sample_rate, **spec.options)
     except TypeError as exc:
-        raise BenchError(f"system {spec.name!r}: bad options {sorted(spec.options)} ({exc})") from None
+        raise BenchError(f"{spec.where or f'system {spec.name!r}'}: bad options {sorted(spec.options)} ({exc})") \
+            from None
+    except BenchError as exc:
+        if spec.where and spec.options:  # a variant's option led here: say which file and table it came from
+            raise BenchError(f"{spec.where}: {exc}") from None
+        raise
 
 
 def build_metric(name: str) -> "Metric":

@@ -450,6 +450,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # the file system said no (permissions, a full disk, a vanished folder): the file and the
+        # reason are the whole story; a traceback would bury them
+        if exc.filename is None:
+            raise
+        log.debug("OS error", exc_info=True)
+        print(f"bench: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("bench: interrupted; finished work is saved and a re-run resumes", file=sys.stderr)
         return 130

@@ -13,6 +13,7 @@ or ``family@kbps`` (``fstc@2``), or a bare family (``mixture``).
 from __future__ import annotations
 
 import tomllib
+from difflib import get_close_matches
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from typing import Any
 from bench.errors import BenchError
 
 DEFAULT_CONFIG_NAME = "bench.toml"
+#: sections a bench.toml may have; anything else is a typo that would otherwise be ignored
+TOP_LEVEL_KEYS = frozenset({"systems", "tables"})
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ class SystemSpec:
     family: str
     kbps: float | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    #: where the options come from, to start error messages (``bench.toml: [systems."x"]``)
+    where: str = field(default="", compare=False)
 
 
 @dataclass
@@ -60,7 +65,20 @@ def load_config(path: Path | None = None) -> BenchConfig:
     for name, table in systems.items():
         if "family" not in table:
             raise BenchError(f"{path}: [systems.\"{name}\"] needs a 'family' key")
-    return BenchConfig(path=path, systems=systems, tables=data.get("tables", {}))
+        if not isinstance(table["family"], str):
+            raise BenchError(f"{path}: [systems.\"{name}\"] family = {table['family']!r} should be a string")
+        kbps = table.get("kbps")
+        if kbps is not None and (isinstance(kbps, bool) or not isinstance(kbps, (int, float)) or kbps <= 0):
+            raise BenchError(f"{path}: [systems.\"{name}\"] kbps = {kbps!r} should be a positive number")
+    unknown = sorted(set(data) - TOP_LEVEL_KEYS)
+    if unknown:
+        close = get_close_matches(unknown[0], sorted(TOP_LEVEL_KEYS), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"valid: {', '.join(sorted(TOP_LEVEL_KEYS))}"
+        raise BenchError(f"{path}: unknown section {unknown[0]!r} ({hint})")
+    tables = data.get("tables", {})
+    if not isinstance(tables, dict) or not all(isinstance(v, dict) for v in tables.values()):
+        raise BenchError(f"{path}: [tables.N] entries must be tables")
+    return BenchConfig(path=path, systems=systems, tables=tables)
 
 
 def parse_kbps(text: str, name: str) -> float:
@@ -81,7 +99,8 @@ def resolve_system_spec(name: str, config: BenchConfig) -> SystemSpec:
         kbps = table.pop("kbps", None)
         if kbps is None and "@" in name:
             kbps = parse_kbps(name.rpartition("@")[2], name)
-        return SystemSpec(name=name, family=family, kbps=None if kbps is None else float(kbps), options=table)
+        return SystemSpec(name=name, family=family, kbps=None if kbps is None else float(kbps), options=table,
+                          where=f"{config.path}: [systems.\"{name}\"]")
     if "@" in name:
         family, _, rate = name.partition("@")
         return SystemSpec(name=name, family=family, kbps=parse_kbps(rate, name))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import BenchError
+from bench.paths import inside
 from bench.store import DB_NAME, Store
 
 #: columns that legitimately differ between two copies of the same result
@@ -42,7 +43,7 @@ def _columns(conn: sqlite3.Connection, table: str, schema: str) -> tuple[list[st
 
 
 def check_consistent(roots: list[Path]) -> None:
-    """Same dataset fingerprints everywhere, one key per system name."""
+    """Same dataset fingerprints everywhere, one key per system name, every estimate path inside its folder."""
     datasets: dict[Path, set[str]] = {}
     keys: dict[str, dict[str, Path]] = {}
     for root in roots:
@@ -51,6 +52,8 @@ def check_consistent(roots: list[Path]) -> None:
             raise BenchError(f"{db}: no results database to merge")
         with sqlite3.connect(db) as conn:
             datasets[root] = {r[0] for r in conn.execute("SELECT dataset_key FROM separations GROUP BY dataset_key")}
+            for (path,) in conn.execute("SELECT path FROM estimates"):
+                inside(root, path, "estimate path")  # a tampered database must not copy files out of its folder
             for name, key in conn.execute("SELECT s.name, s.system_key FROM systems s WHERE EXISTS "
                                           "(SELECT 1 FROM separations p WHERE p.system_key = s.system_key)"):
                 keys.setdefault(name, {})[key] = root
@@ -92,7 +95,9 @@ def merge_results(sources: list[Path], out: Path) -> MergeSummary:
             paths = [r[0] for r in conn.execute("SELECT path FROM src.estimates")]
         finally:
             conn.execute("DETACH DATABASE src")
-        files += sum(_copy_file(root / p, store.root / p) for p in paths)
+        # paths come from a database someone else wrote: none may leave its folder
+        files += sum(_copy_file(inside(root, p, "estimate path"), inside(store.root, p, "estimate path"))
+                     for p in paths)
     return MergeSummary(len(roots), counts, files)
 
 

@@ -87,7 +87,7 @@ def separate_on_ray(dataset, spec, system, system_key: str, dataset_key: str, st
     from bench.separation import chunks, pending_mixtures, remove_stale_temporaries, store_computed
 
     ray = require_ray()
-    pending = pending_mixtures(dataset, store, dataset_key, system_key)
+    pending = pending_mixtures(dataset, store, dataset_key, system_key, system.name)
     if not pending:
         return 0
     out_dir = store.audio_dir(system.name, system_key, dataset_key)

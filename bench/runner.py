@@ -19,6 +19,7 @@ from bench.config import BenchConfig, resolve_system_spec
 from bench.manifest import build_manifest
 from bench.scoring import BackgroundScorer, score
 from bench.errors import BenchError
+from bench.estimate_check import damaged_estimates
 from bench.separation import separate_dataset
 from bench.sharding import ShardView
 from bench.store import Store
@@ -147,8 +148,33 @@ def score_stored(request: RunRequest, dataset, store: Store) -> int:
         from bench.ray_executor import connect
 
         connect(request.ray_address, num_cpus=request.jobs if request.ray_address is None else None)
-    return score(dataset, [(n, keys[n]) for n in names], request.metrics, store, dataset_key,
-                 jobs=request.jobs, threads=request.threads, executor=request.executor)
+    damaged = drop_damaged(store, dataset, dataset_key, {n: keys[n] for n in names})
+    scored = score(dataset, [(n, keys[n]) for n in names], request.metrics, store, dataset_key,
+                   jobs=request.jobs, threads=request.threads, executor=request.executor)
+    if damaged:
+        systems = ",".join(sorted(damaged))
+        raise BenchError(f"scored {scored} mixtures, but {sum(damaged.values())} stored estimate(s) of {systems} "
+                         f"were missing or damaged and have been dropped; `bench run --systems {systems}` "
+                         "with the same data options separates them again")
+    return scored
+
+
+def drop_damaged(store: Store, dataset, dataset_key: str, keys: dict[str, str]) -> dict[str, int]:
+    """Forget stored separations whose estimate files are missing or damaged (one warning each system).
+
+    ``bench score`` loads no system, so it cannot redo them itself; it scores the rest and
+    says which ``bench run`` will.  Returns system name -> how many were dropped.
+    """
+    dropped: dict[str, int] = {}
+    ids = [m.mixture_id for m in dataset.mixtures]
+    for name, key in keys.items():
+        damaged = damaged_estimates(store, dataset_key, key, ids)
+        if damaged:
+            log.warning("%s: %d stored estimate(s) missing or damaged, dropped (first: %s)", name, len(damaged),
+                        next(iter(damaged.values())))
+            store.forget_separations(dataset_key, key, damaged)
+            dropped[name] = len(damaged)
+    return dropped
 
 
 def _spec_dict(dataset) -> dict:

@@ -23,6 +23,7 @@ import numpy as np
 from bench.audio import read_audio
 from bench.catalog import build_metric
 from bench.metrics.base import Metric, MetricInput, TextCache, align_to_reference
+from bench.paths import inside
 from bench.progress import progress_bar
 from bench.records import Mixture
 from bench.store import FAILED, UNAVAILABLE, MetricRow, SeparationRow, Store
@@ -91,7 +92,7 @@ def run_task(task: Task) -> TaskResult:
     for work in task.work:
         sep = work.separation
         try:
-            estimates = [read_audio(results_root / e.path)[0] for e in sep.estimates]
+            estimates = [read_audio(inside(results_root, e.path, "estimate path"))[0] for e in sep.estimates]
         except Exception as exc:  # a deleted or corrupt estimate file fails its metrics, with the reason
             reason = f"cannot read estimate: {_one_line(exc)}"
             out += [(work.system_key, _state_row(record.mixture_id, j, _WORKER_METRICS[m], FAILED, reason))

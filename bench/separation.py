@@ -20,6 +20,7 @@ import numpy as np
 
 from bench.audio import resample, write_audio_atomic
 from bench.errors import BenchError
+from bench.estimate_check import damaged_estimates
 from bench.metrics.pairing import assign_estimates
 from bench.progress import progress_bar
 from bench.records import LoadedMixture, Mixture, Separation, stream_bits
@@ -48,8 +49,21 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start:start + max(1, size)]
 
 
-def pending_mixtures(dataset, store: Store, dataset_key: str, system_key: str) -> list[Mixture]:
+def pending_mixtures(dataset, store: Store, dataset_key: str, system_key: str, name: str = "") -> list[Mixture]:
+    """Mixtures without a stored separation, plus those whose estimate files are missing or damaged.
+
+    Estimates are a cache: a damaged one has its rows dropped (with one warning line)
+    and is separated again rather than scored as ``failed`` for ever.
+    """
     done = store.done_mixtures(dataset_key, system_key)
+    damaged = damaged_estimates(store, dataset_key, system_key,
+                                [m.mixture_id for m in dataset.mixtures if m.mixture_id in done])
+    if damaged:
+        first_id, why = next(iter(damaged.items()))
+        log.warning("%s: %d stored estimate(s) missing or damaged, separating them again (first: %s)",
+                    name or system_key[:12], len(damaged), why)
+        store.forget_separations(dataset_key, system_key, damaged)
+        done -= set(damaged)
     return [m for m in dataset.mixtures if m.mixture_id not in done]
 
 
@@ -123,7 +137,7 @@ def store_computed(computed: Sequence[Computed], out_dir: Path, store: Store, da
         record = item.record
         estimates = []
         for k, wave in enumerate(item.estimates):
-            path = out_dir / record.mixture_id / f"s{k + 1}.wav"
+            path = store.estimate_path(out_dir, record.mixture_id, k)
             write_audio_atomic(path, wave, record.sample_rate)
             estimates.append(EstimateRow(k, store.relative(path), wave.shape[-1] / record.sample_rate,
                                          record.sample_rate, item.output_bits[k]))
@@ -140,7 +154,7 @@ def separate_dataset(dataset, system: System, system_key: str, dataset_key: str,
     current one (audio decoding releases the GIL).  ``on_stored(system_key, ids)`` is
     called after each committed batch (the runner scores them alongside).
     """
-    pending = pending_mixtures(dataset, store, dataset_key, system_key)
+    pending = pending_mixtures(dataset, store, dataset_key, system_key, system.name)
     if not pending:
         log.info("%s: all %d mixtures cached", system.name, len(dataset.mixtures))
         return 0

@@ -19,7 +19,9 @@ complete result of a mixture or nothing of it.  Primary keys make re-runs idempo
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,6 +31,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.paths import child, inside
 
 DB_NAME = "bench.sqlite"
 SCHEMA_VERSION = 1
@@ -66,6 +69,9 @@ CREATE TABLE IF NOT EXISTS transcripts (
     source_index INTEGER NOT NULL, asr_config TEXT NOT NULL, text TEXT NOT NULL,
     PRIMARY KEY (dataset_key, system_key, mixture_id, source_index, asr_config));
 """
+
+#: how long a write waits for another process's lock before giving up with a one-line error
+LOCK_TIMEOUT_S = 60.0
 
 #: metric row states; ``unavailable`` rows are retried whenever the metric becomes available
 OK, FAILED, UNAVAILABLE = "ok", "failed", "unavailable"
@@ -116,21 +122,25 @@ class MetricRow:
 class Store:
     """Results directory: ``<root>/bench.sqlite`` plus ``<root>/audio/``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, lock_timeout: float | None = None) -> None:
         self.root = Path(root)
+        self.lock_timeout = LOCK_TIMEOUT_S if lock_timeout is None else lock_timeout
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise BenchError(f"{self.root}: cannot create results directory ({exc.strerror})") from None
+        _check_writable(self.root)
         self.db_path = self.root / DB_NAME
         try:
-            self.conn = sqlite3.connect(self.db_path, timeout=60, isolation_level=None)
+            self.conn = sqlite3.connect(self.db_path, timeout=self.lock_timeout, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.executescript(_SCHEMA)
+            self._check_schema()
+        except sqlite3.OperationalError as exc:
+            raise self._sql_error(exc) from None
         except sqlite3.DatabaseError as exc:
             raise BenchError(f"{self.db_path}: not a usable results database ({exc})") from None
-        self._check_schema()
 
     def _check_schema(self) -> None:
         row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -139,29 +149,65 @@ class Store:
         elif int(row[0]) != SCHEMA_VERSION:
             raise BenchError(f"{self.db_path}: schema version {row[0]}, this bench expects {SCHEMA_VERSION}")
 
+    def _sql_error(self, exc: sqlite3.OperationalError) -> BenchError:
+        """SQLite's operational errors (a lock held too long, a read-only file) as one line naming the file."""
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return BenchError(f"{self.db_path}: database is locked by another process for more than "
+                              f"{self.lock_timeout:g} s (another bench on the same --results, or a program "
+                              "holding it open); wait for it to finish or use another --results. "
+                              "Stored rows are kept")
+        if "readonly" in text or "unable to open" in text:
+            return BenchError(f"{self.db_path}: cannot write the results database ({text}); fix the folder's "
+                              "permissions or use another --results")
+        return BenchError(f"{self.db_path}: {text}")
+
     def close(self) -> None:
         self.conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """All-or-nothing block (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error)."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        """All-or-nothing block (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error).
+
+        A lock held elsewhere for longer than ``lock_timeout`` ends in a one-line
+        :class:`BenchError`; nothing of the block is written, everything before it stays.
+        """
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise self._sql_error(exc) from None
         try:
             yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise self._sql_error(exc) from None
             raise
-        self.conn.execute("COMMIT")
 
     # -- paths ---------------------------------------------------------------------------------
     def audio_dir(self, system_name: str, system_key: str, dataset_key: str) -> Path:
-        """``audio/<system>/<system key>/<dataset key>/``: one folder per cached configuration."""
-        safe = "".join(c if c.isalnum() or c in "-_.@+" else "_" for c in system_name)
-        return self.root / "audio" / safe / system_key[:12] / dataset_key[:12]
+        """``audio/<system>/<system key>/<dataset key>/``: one folder per cached configuration.
+
+        The system name is encoded into one path component (:mod:`bench.paths`), so a
+        name such as ``..`` cannot put files beside the database.
+        """
+        return child(self.root / "audio", system_name, system_key[:12], dataset_key[:12])
+
+    @staticmethod
+    def estimate_path(out_dir: Path, mixture_id: str, output_index: int) -> Path:
+        """Where output ``output_index`` of one mixture goes inside :meth:`audio_dir`.
+
+        The mixture ID is encoded into one component, so distinct IDs never share a
+        file and no ID leaves ``out_dir``.
+        """
+        return child(out_dir, mixture_id) / f"s{output_index + 1}.wav"
 
     def resolve(self, stored_path: str) -> Path:
-        """Estimate paths are stored relative to the results root, so the folder can move."""
-        return self.root / stored_path
+        """Estimate paths are stored relative to the results root, so the folder can move;
+        one that would leave the root (a foreign or tampered database) is refused."""
+        return inside(self.root, stored_path, "estimate path")
 
     def relative(self, path: Path) -> str:
         return str(path.relative_to(self.root))
@@ -203,6 +249,23 @@ class Store:
                     [(dataset_key, system_key, row.mixture_id, e.output_index, e.path, e.seconds, e.sample_rate,
                       e.payload_bits) for e in row.estimates],
                 )
+
+    def estimate_rows(self, dataset_key: str, system_key: str) -> dict[str, list[EstimateRow]]:
+        """Every stored estimate file of one system on one dataset, by mixture (output order)."""
+        rows = self.conn.execute(
+            "SELECT mixture_id, output_index, path, seconds, sample_rate, payload_bits FROM estimates "
+            "WHERE dataset_key=? AND system_key=? ORDER BY mixture_id, output_index", (dataset_key, system_key))
+        out: dict[str, list[EstimateRow]] = {}
+        for mixture_id, *fields in rows:
+            out.setdefault(mixture_id, []).append(EstimateRow(*fields))
+        return out
+
+    def forget_separations(self, dataset_key: str, system_key: str, mixture_ids: Iterable[str]) -> None:
+        """Drop everything stored about these mixtures for one system (their estimates are to be redone)."""
+        ids = [(dataset_key, system_key, m) for m in mixture_ids]
+        with self.transaction() as conn:
+            for table in ("separations", "estimates", "metric_values", "transcripts"):
+                conn.executemany(f"DELETE FROM {table} WHERE dataset_key=? AND system_key=? AND mixture_id=?", ids)
 
     def separation(self, dataset_key: str, system_key: str, mixture_id: str) -> SeparationRow | None:
         head = self.conn.execute(
@@ -309,6 +372,17 @@ class Store:
             "p.runtime_s FROM separations p JOIN systems s USING (system_key) WHERE p.dataset_key=?",
             (dataset_key,),
         )
+
+
+def _check_writable(root: Path) -> None:
+    """Fail early, in one line, when the results folder exists but cannot take new files."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=root, prefix=".write-test-")
+    except OSError as exc:
+        raise BenchError(f"{root}: results folder is not writable ({exc.strerror}); fix its permissions "
+                         "or use another --results") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def open_existing(root: Path) -> Store:

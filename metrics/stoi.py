@@ -18,12 +18,29 @@ from bench.metrics.base import Metric, MetricInput
 STOI_RATE = 10000  # pystoi's internal rate
 
 
+class TooFewFrames(ValueError):
+    """The reference has too little non-silent audio for STOI's 384 ms segments."""
+
+
 def stoi(estimate: np.ndarray, reference: np.ndarray, sample_rate: int, extended: bool = False) -> float:
-    """(E)STOI of ``estimate`` against ``reference`` (1-D, same length, same rate)."""
+    """(E)STOI of ``estimate`` against ``reference`` (1-D, same length, same rate).
+
+    pystoi answers 1e-5 with a warning when the reference has fewer than 30 non-silent
+    frames; that number would enter a mean as a real (terrible) score, so it is raised
+    instead and the row is stored as failed with the reason.
+    """
+    import warnings
+
     from pystoi import stoi as _stoi
 
-    return float(_stoi(np.asarray(reference, dtype=np.float64), np.asarray(estimate, dtype=np.float64),
-                       sample_rate, extended=extended))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = float(_stoi(np.asarray(reference, dtype=np.float64), np.asarray(estimate, dtype=np.float64),
+                            sample_rate, extended=extended))
+    if any("Not enough STFT frames" in str(w.message) for w in caught):
+        raise TooFewFrames("reference has fewer than 30 non-silent 25.6 ms frames (about 0.8 s of speech); "
+                           "STOI is undefined")
+    return value
 
 
 class STOI(Metric):

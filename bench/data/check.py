@@ -2,10 +2,10 @@
 
 A run fails at the first bad item; before a long run a user wants *every* problem
 at once.  :func:`check_dataset` therefore collects instead of raising: missing
-files, headers (rate, channels, lengths vs the CSV and vs the mixture) and, reading
-all audio, whether each mixture equals the sum of its parts (s1+s2 for mix_clean;
-sources+noise for mix_both/mix_single when the noise file is present).  Sum
-mismatches are warnings: re-normalised or re-encoded copies of LibriMix can
+files, headers (rate, channels, lengths vs the CSV and vs the mixture, the minimum
+length) and, reading all audio, non-finite samples, silent references and whether
+each mixture equals the sum of its parts (s1+s2 for mix_clean; sources+noise for
+mix_both/mix_single when the noise file is present).  Sum mismatches are warnings: re-normalised or re-encoded copies of LibriMix can
 legitimately drift, but the user should know.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.audio import read_audio
-from bench.data.libri2mix import DatasetSpec, _open, sum_warning
+from bench.data.libri2mix import DatasetSpec, _open, content_problems, sum_warning
 from bench.errors import BenchError
 
 
@@ -64,11 +64,12 @@ def check_dataset(spec: DatasetSpec, progress: bool = True) -> CheckReport:
             report.errors.extend(problems)
         else:
             try:
-                warning = _sum_check(dataset, mixture)
+                content, warning = _content_check(dataset, mixture)
             except BenchError as exc:
                 report.errors.append(str(exc))
             else:
-                report.num_checked += 1
+                report.errors.extend(content)
+                report.num_checked += not content
                 if warning:
                     report.warnings.append(warning)
         if progress and (index % step == 0 or index == total):
@@ -78,14 +79,15 @@ def check_dataset(spec: DatasetSpec, progress: bool = True) -> CheckReport:
     return report
 
 
-def _sum_check(dataset, mixture) -> str | None:
-    """Read whole files and compare the mixture with the sum of its parts."""
+def _content_check(dataset, mixture) -> tuple[list[str], str | None]:
+    """Read whole files: non-finite or silent audio (errors), then mixture vs sum of its parts (warning)."""
     mix_type = dataset.spec.mix_type
     noise = dataset.noise_paths.get(mixture.mixture_id)
-    if mix_type != "mix_clean" and noise is None:
-        return None  # cannot tell sources+noise without the noise file
-    paths = list(mixture.source_paths) + ([noise] if mix_type != "mix_clean" else [])
     mix, _ = read_audio(mixture.mixture_path)
-    parts = np.stack([read_audio(p)[0] for p in paths])
+    sources = np.stack([read_audio(p)[0] for p in mixture.source_paths])
+    problems = content_problems(mixture, mix, sources)
+    if problems or (mix_type != "mix_clean" and noise is None):
+        return problems, None  # without the noise file we cannot tell sources+noise
+    parts = np.stack([*sources, *([read_audio(noise)[0]] if mix_type != "mix_clean" else [])])
     what = "s1+s2" if mix_type == "mix_clean" else "+".join(["s1", "s2"][: len(mixture.source_paths)] + ["noise"])
-    return sum_warning(mixture, mix, parts, what)
+    return [], sum_warning(mixture, mix, parts, what)

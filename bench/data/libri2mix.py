@@ -42,6 +42,7 @@ import numpy as np
 from bench.audio import audio_info, read_audio
 from bench.data.transcripts import Transcripts, load_transcripts
 from bench.errors import BenchError
+from bench.paths import check_mixture_id
 from bench.records import LoadedMixture, Mixture
 
 logger = logging.getLogger("bench.data")
@@ -51,6 +52,12 @@ MODES = ("min", "max")
 MIX_TYPES = ("mix_clean", "mix_both", "mix_single")
 SEGMENTS = {"full": None, "first3s": 3.0}  # name -> seconds kept from the start
 SUM_TOLERANCE = 1e-3  # max |mix - sum(parts)|; 16-bit files differ by a few 3e-5 LSBs
+#: shortest evaluated segment: below it the pairing's STFT and the metrics have (almost) no frames
+#: to work on and would store fake scores (a 1-sample item crashed the pairing, 0.05 s gave STOI 1e-5)
+MIN_SECONDS = 0.25
+#: a reference whose peak stays below this (-80 dBFS, about three 16-bit steps) is silent:
+#: SI-SNR against it is undefined and STOI finds no speech frames, so it cannot score anything
+SILENCE_PEAK = 1e-4
 SOURCE_COLUMNS = {
     "mix_clean": ("source_1_path", "source_2_path"),
     "mix_both": ("source_1_path", "source_2_path"),
@@ -147,6 +154,9 @@ class Dataset:
             raise BenchError(problems[0])
         mix, _ = read_audio(mixture.mixture_path, mixture.start, mixture.num_samples)
         sources = np.stack([read_audio(p, mixture.start, mixture.num_samples)[0] for p in mixture.source_paths])
+        problems = content_problems(mixture, mix, sources)
+        if problems:
+            raise BenchError(problems[0])
         if self.spec.mix_type == "mix_clean":
             warning = sum_warning(mixture, mix, sources, "s1+s2")
             if warning:
@@ -181,9 +191,31 @@ class Dataset:
         for path in paths[1:]:
             if path in frames and reference is not None and frames[path] != reference:
                 problems.append(f"{path}: {frames[path]} samples, but the mixture has {reference} {where}")
+        if mixture.num_samples < int(MIN_SECONDS * mixture.sample_rate):
+            problems.append(f"{mixture.mixture_path}: evaluated segment of {mixture.num_samples} samples "
+                            f"({mixture.seconds:.3f} s) is shorter than the {MIN_SECONDS:g} s minimum {where}")
         if reference is not None and mixture.start + mixture.num_samples > reference:
             problems.append(f"{mixture.mixture_path}: segment ends at sample {mixture.start + mixture.num_samples}, past the end ({reference}) {where}")
         return problems
+
+
+def content_problems(mixture: Mixture, mix: np.ndarray, sources: np.ndarray) -> list[str]:
+    """Audio that is numbers but not usable speech: NaN/Inf anywhere, or a silent reference.
+
+    Both are data errors, named by file: a NaN would otherwise surface as the *system*
+    returning non-finite samples, and a silent reference as STOI 1e-5 or a NULL SI-SNRi
+    stored as if it were a score.
+    """
+    where = f"(mixture {mixture.mixture_id})"
+    problems = [f"{path}: holds non-finite samples (NaN or Inf) {where}"
+                for path, audio in zip((mixture.mixture_path, *mixture.source_paths), (mix, *sources))
+                if not np.all(np.isfinite(audio))]
+    for path, audio in zip(mixture.source_paths, sources):
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        if np.isfinite(peak) and peak < SILENCE_PEAK:
+            problems.append(f"{path}: reference is silent (peak {peak:.2g} < {SILENCE_PEAK:g}); "
+                            f"nothing to score it against {where}")
+    return problems
 
 
 def sum_warning(mixture: Mixture, mix: np.ndarray, parts: np.ndarray, what: str) -> str | None:
@@ -278,6 +310,9 @@ def _read_metadata(root: Path, spec: DatasetSpec) -> tuple[Path, bytes, list[dic
         if len(cells) != len(header):
             raise BenchError(f"{csv_path}: row {line} has {len(cells)} fields, header has {len(header)}")
         row = {h: c.strip() for h, c in zip(header, cells)}
+        bad_id = check_mixture_id(row["mixture_ID"])
+        if bad_id:  # IDs become folder names under --results: refuse before any work starts
+            raise BenchError(f"{csv_path}: row {line}: {bad_id}")
         if row["mixture_ID"] in seen:
             raise BenchError(f"{csv_path}: duplicate mixture_ID {row['mixture_ID']} (row {line})")
         seen.add(row["mixture_ID"])
