@@ -226,6 +226,50 @@ def test_voice_registry_ids_are_stable_and_both_sexes() -> None:
     assert all("_" not in v.id and "_" not in str(v.speaker_id) for v in voices_mod.VOICES)
 
 
+def test_voice_inventory_is_large_and_balanced_enough() -> None:
+    voices = voices_mod.VOICES
+    assert len(voices) >= 20
+    assert sum(v.sex == "F" for v in voices) >= 8
+    test = voices_mod.voices_for_split("test")
+    assert len(test) >= 6
+    assert {v.sex for v in test} == {"F", "M"}
+    assert len({v.engine for v in test}) >= 3
+
+
+def test_train_dev_and_test_voices_are_speaker_disjoint() -> None:
+    test = voices_mod.voices_for_split("test")
+    for split in ("train", "dev"):
+        other = voices_mod.voices_for_split(split)
+        assert other and not set(test) & set(other)
+        # disjoint by recorded human, not just by voice id (flite-slt and festival-slt-hts share one)
+        assert not {v.group for v in test} & {v.group for v in other}
+    assert set(test) | set(voices_mod.voices_for_split("train")) == set(voices_mod.VOICES)
+
+
+@pytest.mark.parametrize("split", ["train", "dev"])
+def test_generator_refuses_a_test_voice_in_training_splits(fake_tts: None, tmp_path: Path, split: str) -> None:
+    from bench.data.synth import synthesize
+
+    test_voice = voices_mod.voices_for_split("test")[0].id
+    train_voice = voices_mod.voices_for_split("train")[0].id
+    with pytest.raises(BenchError, match="test-only") as err:
+        synthesize(tmp_path, split, mixtures=2, voices=[train_voice, test_voice], cache_dir=tmp_path / "c")
+    assert test_voice in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(BenchError, match="training"):
+        synthesize(tmp_path, "test", mixtures=2, voices=[train_voice, test_voice], cache_dir=tmp_path / "c")
+    assert not (tmp_path / "Libri2Mix").exists()
+
+
+def test_default_voices_follow_the_split(fake_tts: None, tmp_path: Path) -> None:
+    from bench.data.synth import synthesize
+
+    test_ids = {v.id for v in voices_mod.voices_for_split("test")}
+    for split in ("dev", "test"):
+        root = synthesize(tmp_path / split, split, mixtures=12, seed=2, cache_dir=tmp_path / "cache")
+        used = {r["voice"] for r in layout.read_csv(layout.transcripts_csv(root, split))}
+        assert used and (used <= test_ids if split == "test" else not used & test_ids)
+
+
 # --- real TTS ------------------------------------------------------------------------
 
 
@@ -234,7 +278,7 @@ def test_voice_registry_ids_are_stable_and_both_sexes() -> None:
 def test_tiny_flite_synth_end_to_end(tmp_path: Path) -> None:
     from bench.data.synth import synthesize
 
-    root = synthesize(tmp_path, "test", mixtures=3, seed=11, voices=["flite-kal16", "flite-slt", "flite-rms"],
+    root = synthesize(tmp_path, "test", mixtures=3, seed=11, voices=["flite-slt", "flite-rms"],
                       cache_dir=tmp_path / "cache")
     rows = _check_split(root, "test", 3, "flac")
     for row in rows:
@@ -268,7 +312,9 @@ def test_embedded_test_set() -> None:
         assert len(mix) == len(s1) == len(s2) == int(row["length"])
         assert 3 * RATE <= len(mix) <= 6 * RATE
         assert np.max(np.abs(mix - (s1 + s2))) < 1e-3
-    assert len(used_voices) >= 8
+    assert len(used_voices) >= 6
     assert set(used_voices.values()) == {"F", "M"}
+    # unseen voices only: no voice of the embedded test set may be used to train anything
+    assert set(used_voices) <= {v.id for v in voices_mod.voices_for_split("test")}
     size = sum(p.stat().st_size for p in EMBEDDED.parent.rglob("*") if p.is_file())
     assert size <= 25 * 1024 * 1024

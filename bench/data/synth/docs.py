@@ -83,10 +83,9 @@ def _readme(used: dict[str, dict[str, int]], summaries: dict[str, dict]) -> str:
         counts = "  ".join(f"{used[voice.id].get(s, 0):>5}" for s in splits)
         lines.append(f"{voice.speaker_id:>7}  {voice.id:<17} {voice.engine:<9} {voice.engine_voice:<22} "
                      f"{voice.sex:<3}  {counts}")
-    shared = [v for v in used if all(s in used[v] for s in splits)]
-    if len(splits) > 1:
-        lines += ["", f"Voices shared by all of {', '.join(splits)}: {len(shared)} of {len(used)} "
-                      "(the splits share speakers; their sentences are disjoint)."]
+    lines += ["", "Speakers are disjoint between test and train/dev (as in Libri2Mix): the test split "
+                  "uses only the test-only voices (bench.data.synth.voices.TEST_GROUPS), which no "
+                  "training or dev split ever contains; sentences are disjoint too."]
     same = sorted({BY_ID[v].group for v in used if sum(BY_ID[w].group == BY_ID[v].group for w in used) > 1})
     if same:
         lines.append("Voices built from one recorded person (never mixed together): "

@@ -83,7 +83,7 @@ def synthesize(
     if audio_format not in ("flac", "wav"):
         raise BenchError(f"--format must be flac or wav, got {audio_format!r}")
     jobs = max(1, int(jobs))
-    chosen, skipped = select_voices(voices)
+    chosen, skipped = select_voices(voices, split)
     if skipped and progress:
         names = ", ".join(f"{v.id} ({v.install})" for v in skipped)
         print(f"bench data synth: skipping unavailable voices: {names}", file=sys.stderr)

