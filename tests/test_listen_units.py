@@ -65,6 +65,17 @@ def test_abx_counts_and_tests():
     assert stats.abx([0, 0]).p_sign == 1.0
 
 
+def test_exact_p_values_and_the_all_same_chance():
+    from bench.listen.consistency import chance_all_same
+    from bench.report.stats import format_p
+
+    assert [format_p(p) for p in (0.14, 0.066, 0.00481, 3.2e-7, float("nan"))] == \
+        ["0.14", "0.066", "0.0048", "3.2e-07", "—"]
+    for n in (5, 7, 8, 10):  # all n positions on one side: the two-sided binomial p of n out of n
+        assert chance_all_same(n) == pytest.approx(sps.binomtest(n, n, 0.5).pvalue)
+    assert chance_all_same(7) > 0.01 > chance_all_same(8)
+
+
 # -- AMT results shapes ------------------------------------------------------------------------
 HEAD = "HITId,AssignmentId,WorkerId,AssignmentStatus,WorkTimeInSeconds,SubmitTime,Input.a1"
 
