@@ -66,11 +66,13 @@ def run_loop(model, optimizer, schedule, minutes: float | None, work, log, finge
     import numpy as np
     import torch
 
+    from bench.safe_load import load_checkpoint
+
     state_path, log_path = work / "state.pt", work / "log.jsonl"
     params = [p for p in model.parameters() if p.requires_grad]
     step, elapsed, best = 0, 0.0, -1.0
     if state_path.is_file():
-        state = torch.load(state_path, map_location=next(model.parameters()).device, weights_only=False)
+        state = load_checkpoint(state_path, next(model.parameters()).device, "resumable state")
         if state.get("codec_sha256") != fingerprint:
             raise SystemExit(f"{state_path}: resumable state is for another codec checkpoint; use a new --work")
         model.load_state_dict(state["model"], strict=False)

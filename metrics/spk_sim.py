@@ -3,7 +3,8 @@
 The embedding model is speechbrain's ``spkrec-ecapa-voxceleb`` read from a local
 folder (``bench assets fetch ecapa``, or ``$JSAC_BENCH_ECAPA``); nothing is downloaded
 at run time, and without the files the metric is unavailable.  16 kHz input; the
-model loads lazily once per worker and runs on CPU.
+model loads lazily once per worker and runs on CPU.  Its ``hyperparams.yaml`` is checked
+against an allow-list of the ECAPA model's own classes before speechbrain reads it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,22 @@ def find_model_dir() -> Path | None:
     return None
 
 
+#: what the ECAPA model's hyperparams.yaml may build; speechbrain reads the file with hyperpyyaml, whose
+#: ``!apply:``/``!name:`` tags run any code, so the file is checked against this list first
+ECAPA_ALLOWED = frozenset({
+    "speechbrain.lobes.features.Fbank", "speechbrain.processing.features.InputNormalization",
+    "speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN", "speechbrain.lobes.models.ECAPA_TDNN.Classifier",
+    "speechbrain.dataio.encoder.CategoricalEncoder", "speechbrain.utils.parameter_transfer.Pretrainer",
+})
+
+
+def check_hparams(path: Path) -> None:
+    """Refuse a ``hyperparams.yaml`` with tags outside :data:`ECAPA_ALLOWED` (one line naming the tag)."""
+    from bench.baselines.separators.hparams import check_text
+
+    check_text(path.read_text(encoding="utf-8"), str(path), allowed=ECAPA_ALLOWED, ignored=frozenset())
+
+
 class SpeakerSimilarity(Metric):
     """Cosine similarity, -1 to 1 (higher is better); column ``spk_sim``."""
 
@@ -54,6 +71,7 @@ class SpeakerSimilarity(Metric):
             folder = find_model_dir()
             if folder is None:
                 raise FileNotFoundError(self.unavailable_reason())
+            check_hparams(folder / "hyperparams.yaml")
             self._encoder = EncoderClassifier.from_hparams(
                 source=str(folder), savedir=str(folder), overrides={"pretrained_path": str(folder)},
                 run_opts={"device": "cpu"})

@@ -25,11 +25,30 @@ SSL = Wav2Vec2Config(conv_layers=CONV, embed_dim=128, ffn_dim=64, num_layers=2, 
 CFG = UtmosConfig(ssl=SSL, domain_dim=8, judge_dim=8, rnn_hidden=16, proj_hidden=32)
 
 
-class TrainingOnlyObject:
-    """Stands for the omegaconf/Lightning objects a real training checkpoint pickles."""
+class DictConfig:
+    """Stands for the omegaconf object a real Lightning checkpoint pickles (under omegaconf's own name)."""
 
     def __init__(self) -> None:
         self.lr = 1e-4
+
+
+DictConfig.__module__ = "omegaconf.dictconfig"
+
+
+def _save_with_omegaconf_names(blob, path) -> None:
+    """``torch.save`` with :class:`DictConfig` findable as ``omegaconf.dictconfig.DictConfig`` (not installed here)."""
+    import sys
+    import types
+
+    added = [name for name in ("omegaconf", "omegaconf.dictconfig") if name not in sys.modules]
+    for name in added:
+        sys.modules[name] = types.ModuleType(name)
+    sys.modules["omegaconf.dictconfig"].DictConfig = DictConfig
+    try:
+        torch.save(blob, path)
+    finally:
+        for name in added:
+            del sys.modules[name]
 
 
 def _random_model(seed: int = 0) -> UTMOS22Strong:
@@ -58,7 +77,7 @@ def _write_official(model: UTMOS22Strong, tmp_path):
         for part in ("weight", "bias"):
             lightning[f"output_layers.1.{theirs}.{part}"] = state[f"{ours}.{part}"]
     ckpt = tmp_path / "epoch=3-step=7459.ckpt"
-    torch.save({"state_dict": lightning, "hyper_parameters": {"cfg": TrainingOnlyObject()}, "epoch": 3}, ckpt)
+    _save_with_omegaconf_names({"state_dict": lightning, "hyper_parameters": {"cfg": DictConfig()}, "epoch": 3}, ckpt)
     args = argparse.Namespace(conv_feature_layers="[(16, 10, 5)] + [(16, 3, 2)] * 4 + [(16, 2, 2)] * 2",
                               encoder_attention_heads=2, extractor_mode="default", layer_norm_first=False)
     fairseq_state = dict(ssl)

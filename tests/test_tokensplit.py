@@ -182,7 +182,9 @@ def test_semantic_tokens_with_a_tiny_random_ssl_model(tmp_path: Path):
     torch.jit.script(ssl).save(str(scripted))
     tokenizer = SemanticTokenizer(ssl, 1, centroids, f"torchscript:{scripted}")
     tokenizer.save(tmp_path / "semantic")
-    loaded = SemanticTokenizer.load(tmp_path / "semantic")
+    with pytest.raises(BenchError, match="TorchScript file is code.*--trust-torchscript"):
+        SemanticTokenizer.load(tmp_path / "semantic")             # a program, refused unless trusted
+    loaded = SemanticTokenizer.load(tmp_path / "semantic", trust_torchscript=True)
     tokens = loaded(waves)
     assert torch.equal(tokens, tokenizer(waves)) and tokens.shape == (3, 199)
     assert tokens.min() >= 0 and tokens.max() < 8 and len(tokens.unique()) > 1

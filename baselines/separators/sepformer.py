@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.errors import BenchError
+from bench.safe_load import load_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -133,35 +134,39 @@ def load_separator(model_dir: Path | str, device: str | torch.device = "cpu") ->
 
 
 def read_hparams(model_dir: Path) -> dict:
-    """Instantiate ``hyperparams.yaml`` with hyperpyyaml (the format's own reader)."""
+    """Build what a separator needs from ``hyperparams.yaml`` (untrusted: allow-listed modules only)."""
     path = model_dir / HPARAMS_FILE
-    return instantiate_hparams(path.read_text(), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BenchError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+    return instantiate_hparams(text, str(path))
 
 
 def instantiate_hparams(text: str, where: str = HPARAMS_FILE) -> dict:
-    """Build the objects a hyperparams text describes; errors name ``where``."""
-    from hyperpyyaml import load_hyperpyyaml
+    """Build ``modules``, ``sample_rate`` and ``num_spks`` from a hyperparams text; errors name ``where``.
 
-    try:
-        return load_hyperpyyaml(text)
-    except Exception as exc:  # hyperpyyaml raises many types for a bad file
-        raise BenchError(f"{where}: cannot build the model ({type(exc).__name__}: {exc})") from None
+    Not hyperpyyaml: its loaders run code (``!apply:``, ``!!python/…``); the restricted
+    reader in :mod:`~bench.baselines.separators.hparams` builds listed modules only.
+    """
+    from bench.baselines.separators.hparams import load_hparams
+
+    return load_hparams(text, where, keys=("modules", "sample_rate", "num_spks"))
 
 
 def build_separator(hparams_text: str) -> SepformerSeparator:
     """A freshly initialised separator from hyperparams text (what training starts from)."""
     hparams = instantiate_hparams(hparams_text)
-    modules = hparams["modules"]
+    modules = hparams.get("modules") or {}
     return SepformerSeparator(modules["encoder"], modules["masknet"], modules["decoder"],
                               sample_rate=int(hparams["sample_rate"]), num_spks=int(hparams.get("num_spks", 2)))
 
 
 def load_state(module: nn.Module, path: Path) -> None:
     """Load a ``state_dict`` checkpoint; missing weights are an error, extra buffers a warning."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise BenchError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {exc})") from None
+    state = load_checkpoint(path)
+    if not isinstance(state, dict):
+        raise BenchError(f"{path}: not a state_dict (a mapping of parameter names to tensors)")
     try:
         result = module.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shape mismatch: the yaml and the weights disagree

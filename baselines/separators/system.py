@@ -33,6 +33,7 @@ def resolve_model_dir(model_dir: "str | Path | None") -> Path:
 
 def peek_hparams(model_dir: Path) -> dict[str, Any]:
     """Top-level scalars of ``hyperparams.yaml`` without building any module (tags are skipped)."""
+    from bench.baselines.separators.hparams import check_text
     from bench.baselines.separators.sepformer import HPARAMS_FILE
 
     class _Loader(yaml.SafeLoader):
@@ -41,9 +42,14 @@ def peek_hparams(model_dir: Path) -> dict[str, Any]:
     _Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
     path = model_dir / HPARAMS_FILE
     try:
-        data = yaml.load(path.read_text(), Loader=_Loader)
-    except (OSError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise BenchError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+    check_text(text, str(path))  # a refused tag is reported as such, before anything else reads the file
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise BenchError(f"{path}: cannot read ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
     if not isinstance(data, dict):
         raise BenchError(f"{path}: not a mapping")
     return {k: v for k, v in data.items() if isinstance(v, (int, float, str, bool))}

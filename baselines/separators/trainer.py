@@ -113,7 +113,9 @@ def train(options: TrainOptions) -> dict:
     state_path = options.work / "last.pt"
     step, best = 0, -math.inf
     if state_path.exists():
-        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        from bench.safe_load import load_checkpoint  # weights_only: a state file runs no code
+
+        state = load_checkpoint(state_path, what="resumable state")
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         mixer.set_state(state["mixer"])

@@ -10,10 +10,11 @@
     uses (domain 0, listener 288).
 
 Architecture sizes are read from tensor shapes, so tiny test checkpoints load with
-the same code.  Checkpoints are unpickled without executing code: torch's
-``weights_only`` loader first, and for files that embed training objects (Lightning
-hyper-parameters, omegaconf) a restricted unpickler that rebuilds tensors and
-replaces every other class by an inert record.
+the same code.  Checkpoints are unpickled without executing code, by torch's
+``weights_only`` loader only: the training objects such files embed (Lightning
+hyper-parameters, omegaconf, fairseq args) come back as inert records, from an explicit
+allow-list of modules; every other name is refused.  (An earlier restricted unpickler
+allowed ``torch.storage._load_from_bytes``, which runs a full unpickler on its argument.)
 """
 
 from __future__ import annotations
@@ -27,14 +28,20 @@ from typing import Any, Mapping
 
 import torch
 
+from bench.errors import BenchError
 from bench.metrics.utmos.model import DOMAIN_ID, JUDGE_ID, UtmosConfig, UTMOS22Strong
 from bench.metrics.utmos.wav2vec2 import BASE_CONV_LAYERS, Wav2Vec2Config
+from bench.safe_load import load_error_reason
 
 SSL_PREFIX = "feature_extractors.0.ssl_model."
 
 
 class Record(dict):
-    """Stand-in for any class a checkpoint names that is not needed to rebuild tensors."""
+    """Stand-in for a class a checkpoint names that is not needed to rebuild tensors.
+
+    It is what the name resolves to instead of the real class or function, so calling
+    it, building it or setting its state only stores data: nothing is imported or run.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
@@ -46,47 +53,65 @@ class Record(dict):
             self.__dict__.update(state[-1])
 
 
-_SAFE_BUILTINS = {"set", "frozenset", "slice", "complex", "bytearray", "range", "dict", "list", "tuple", "int",
-                  "float", "str", "bool", "bytes"}
+#: modules whose names a UTMOS training checkpoint pickles besides tensors: Lightning's hyper-parameters
+#: (omegaconf configs, AttributeDict), fairseq's configs, type references inside them.  Their names are
+#: rebuilt as inert :class:`Record` stand-ins; anything else (``os``, ``subprocess``, ``torch.storage``,
+#: whose ``_load_from_bytes`` runs a full unpickler) is refused.  This list is the allow-list.
+INERT_MODULES = ("omegaconf", "pytorch_lightning", "lightning_fabric", "lightning", "fairseq", "hydra",
+                 "typing", "builtins", "pathlib", "numpy", "enum", "collections")
+#: real classes a checkpoint may hold and that are themselves harmless containers
+REAL_GLOBALS = (argparse.Namespace,)
+_REAL_NAMES = frozenset(f"{c.__module__}.{c.__qualname__}" for c in REAL_GLOBALS)
+_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+_MAX_NAMES = 200
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "collections" and name in ("OrderedDict", "defaultdict"):
-            return super().find_class(module, name)
-        if module == "builtins" and name in _SAFE_BUILTINS:
-            return super().find_class(module, name)
-        if module == "copyreg" and name in ("_reconstructor", "__newobj__"):
-            return super().find_class(module, name)
-        if module in ("torch._utils", "torch._tensor") and name.startswith("_rebuild"):
-            return super().find_class(module, name)
-        if module == "torch.nn.parameter" and name == "Parameter":
-            return super().find_class(module, name)
-        if module == "torch":
-            value = getattr(torch, name, None)
-            if isinstance(value, (torch.dtype, torch.device)) or name.endswith("Storage") or name in ("Size",
-                                                                                                        "device"):
-                return super().find_class(module, name)
-        if module == "torch.storage" and name in ("UntypedStorage", "TypedStorage", "_load_from_bytes"):
-            return super().find_class(module, name)
-        return type(name, (Record,), {"__module__": f"stub.{module}"})
+def _full_name(name: str) -> str:
+    return name if "." in name else f"builtins.{name}"  # torch's messages drop the "builtins." prefix
 
 
-class _RestrictedPickle:
-    """A ``pickle_module`` for :func:`torch.load` whose unpickler only rebuilds data."""
+def _inert(full_name: str) -> bool:
+    module = full_name.rpartition(".")[0]
+    return any(module == m or module.startswith(m + ".") for m in INERT_MODULES)
 
-    Unpickler = _RestrictedUnpickler
-    load = staticmethod(pickle.load)
-    __name__ = "restricted_pickle"
+
+def _stand_in(full_name: str) -> tuple[type, str]:
+    module, _, name = full_name.rpartition(".")
+    return type(name, (Record,), {"__module__": f"stub.{module}"}), full_name
 
 
 def load_checkpoint(path: Path) -> Any:
-    """Unpickle a checkpoint on CPU without running code from it."""
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_RestrictedPickle)
+    """Unpickle a checkpoint on CPU without running code from it.
+
+    torch's ``weights_only`` unpickler does the work (no full unpickler is ever used);
+    names from :data:`INERT_MODULES` are allow-listed as inert stand-ins, and any other
+    name is refused with one line naming the file and the name.
+    """
+    path = Path(path)
+    names: list[str] = []
+    try:  # zip checkpoints list their names up front; legacy ones reveal them one failed load at a time
+        names = [_full_name(n) for n in torch.serialization.get_unsafe_globals_in_checkpoint(path)
+                 if _full_name(n) not in _REAL_NAMES]
+    except Exception:
+        pass
+    for _ in range(_MAX_NAMES):
+        refused = [n for n in names if not _inert(n)]
+        if refused:
+            raise BenchError(f"{path}: refused: the checkpoint refers to {refused[0]}, which could run code "
+                             "when loaded (only tensors, plain data and inert training records are read)")
+        try:
+            with torch.serialization.safe_globals([*REAL_GLOBALS, *(_stand_in(n) for n in names)]):
+                return torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            found = _GLOBAL.search(str(exc))
+            if found is None or _full_name(found.group(1)) in names:
+                raise BenchError(f"{path}: cannot load UTMOS weights: {load_error_reason(exc)}") from None
+            names.append(_full_name(found.group(1)))  # the next round stands it in, or refuses it
+        except FileNotFoundError:
+            raise BenchError(f"{path}: UTMOS weights not found") from None
+        except Exception as exc:  # truncated, not a torch file, ...
+            raise BenchError(f"{path}: cannot load UTMOS weights: {load_error_reason(exc)}") from None
+    raise BenchError(f"{path}: refers to more than {_MAX_NAMES} classes; not a UTMOS checkpoint")
 
 
 def _count(keys: Mapping[str, Any], pattern: str) -> int:

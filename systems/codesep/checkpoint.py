@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from bench.errors import BenchError
+from bench.safe_load import load_checkpoint
 from bench.system import file_sha256
 from bench.systems.codesep.config import ATSPConfig, BTDMConfig
 from bench.systems.codesep.model import ATSP, BTDM
@@ -51,7 +52,7 @@ def read_header(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise BenchError(f"CodeSep weights {path} not found (train them with `bench train codesep`)")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    blob = load_checkpoint(path, what="CodeSep weights")
     if not isinstance(blob, dict) or blob.get("kind") not in KINDS or "state_dict" not in blob:
         raise BenchError(f"{path}: not a CodeSep weights file")
     return blob

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from bench.errors import BenchError
+from bench.safe_load import load_checkpoint
 from bench.system import file_sha256
 from bench.systems.tokensplit.config import TokenSplitConfig
 from bench.systems.tokensplit.model import TokenSplitModel
@@ -41,10 +42,7 @@ def read_header(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise BenchError(f"TokenSplit weights {path} not found (train them with `bench train tokensplit`)")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same one-line error
-        raise BenchError(f"{path}: not a readable TokenSplit weights file ({exc.__class__.__name__})") from None
+    blob = load_checkpoint(path, what="TokenSplit weights")
     if not isinstance(blob, dict) or blob.get("kind") not in KINDS or "state_dict" not in blob:
         raise BenchError(f"{path}: not a TokenSplit weights file")
     return blob

@@ -7,7 +7,9 @@ variant); a user with a local model plugs one in:
 * ``torchaudio:<factory>:<state_dict.pt>`` - a torchaudio wav2vec2-family model
   (e.g. ``hubert_base``) built by its factory and loaded from a local state dict;
 * ``torchscript:<model.pt>`` - any scripted module whose ``extract_features(wave)``
-  returns per-layer features like torchaudio's.
+  returns per-layer features like torchaudio's.  A TorchScript file is a program, not
+  data: loading it runs its code with the user's rights, so it is refused unless the
+  caller passes ``trust_torchscript=True`` (``bench train tokensplit --trust-torchscript``).
 
 :func:`fit_kmeans` learns the centroids (Lloyd's algorithm, k-means++ start) from
 features of training audio; a tokenizer folder holds ``semantic.json`` (model
@@ -23,9 +25,10 @@ from typing import Callable
 import torch
 
 from bench.errors import BenchError
+from bench.safe_load import load_checkpoint
 
 
-def load_ssl(spec: str) -> torch.nn.Module:
+def load_ssl(spec: str, trust_torchscript: bool = False) -> torch.nn.Module:
     """The SSL network named by ``spec`` (see the module docstring), in eval mode, no network access."""
     kind, _, rest = spec.partition(":")
     if kind == "torchaudio":
@@ -38,9 +41,13 @@ def load_ssl(spec: str) -> torch.nn.Module:
         model = factory()
         if not Path(weights).is_file():
             raise BenchError(f"semantic model {spec!r}: weights file {weights} not found")
-        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        model.load_state_dict(load_checkpoint(weights, what="SSL model weights"))
         return model.eval()
     if kind == "torchscript":
+        if not trust_torchscript:
+            raise BenchError(f"semantic model {spec!r}: a TorchScript file is code and would run with your "
+                             "rights; pass --trust-torchscript if you trust it, or use "
+                             "'torchaudio:<factory>:<state_dict.pt>' (weights only)")
         if not Path(rest).is_file():
             raise BenchError(f"semantic model {spec!r}: file {rest} not found")
         return torch.jit.load(rest, map_location="cpu").eval()
@@ -98,11 +105,12 @@ class SemanticTokenizer:
                                                           "clusters": self.num_clusters}, indent=2) + "\n")
 
     @classmethod
-    def load(cls, folder: Path) -> "SemanticTokenizer":
+    def load(cls, folder: Path, trust_torchscript: bool = False) -> "SemanticTokenizer":
+        """A saved tokenizer; its ``semantic.json`` names the SSL model (see :func:`load_ssl`)."""
         folder = Path(folder)
         meta_path = folder / "semantic.json"
         if not meta_path.is_file():
             raise BenchError(f"{meta_path}: semantic tokenizer description not found")
         meta = json.loads(meta_path.read_text())
-        centroids = torch.load(folder / "centroids.pt", map_location="cpu", weights_only=True)
-        return cls(load_ssl(meta["model"]), int(meta["layer"]), centroids, meta["model"])
+        centroids = load_checkpoint(folder / "centroids.pt", what="k-means centroids")
+        return cls(load_ssl(meta["model"], trust_torchscript), int(meta["layer"]), centroids, meta["model"])

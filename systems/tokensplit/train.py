@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="speechbrain-format separator for --refine (default: the packaged Sepformer)")
     parser.add_argument("--semantic", default=None,
                         help="semantic tokenizer folder (semantic.json + centroids.pt); default: none")
+    parser.add_argument("--trust-torchscript", action="store_true",
+                        help="allow a tokenizer whose SSL model is 'torchscript:<file>': a TorchScript file is "
+                             "a program and runs with your rights; give it only for files you trust")
     parser.add_argument("--pool-size", type=int, default=None, help="refine: fixed separated mixtures")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N training mixtures")
     add_loop_arguments(parser)

@@ -42,6 +42,7 @@ class TrainOptions:
     codec_checkpoint: Path | None = None
     separator_dir: Path | None = None
     semantic: Path | None = None
+    trust_torchscript: bool = False
     pool_size: int | None = None
     limit: int | None = None
     steps: int | None = None
@@ -62,7 +63,8 @@ class TrainOptions:
         return cls(data=Path(args.data), out=out, work=Path(args.work) if args.work else out.with_name(out.name + ".work"),
                    config=args.config, refine=args.refine, split=args.split, dev=opt("dev"), dev_split=args.dev_split,
                    codec_checkpoint=opt("codec_checkpoint"), separator_dir=opt("separator_dir"),
-                   semantic=opt("semantic"), pool_size=args.pool_size, limit=args.limit, steps=args.steps,
+                   semantic=opt("semantic"), trust_torchscript=bool(getattr(args, "trust_torchscript", False)),
+                   pool_size=args.pool_size, limit=args.limit, steps=args.steps,
                    minutes=args.minutes, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
                    seed=args.seed, threads=args.threads, device=args.device,
                    command=shlex.join(["bench", *sys.argv[1:]]))
@@ -82,7 +84,7 @@ class Examples:
                 raise SystemExit("TokenSplitRefine uses no semantic tokens (Section 3.4): drop --semantic")
             from bench.systems.tokensplit.semantic import SemanticTokenizer
 
-            self.semantic = SemanticTokenizer.load(opts.semantic)
+            self.semantic = SemanticTokenizer.load(opts.semantic, trust_torchscript=opts.trust_torchscript)
         self.codec, self.device = codec, torch.device(opts.device)
         self.block_samples = int(round(cfg.block_seconds * cfg.sample_rate))
         frames = codec.num_frames(self.block_samples, 1)

@@ -17,6 +17,7 @@ import torch
 from bench.baselines.codecs.mdct_rvq.config import ModelConfig
 from bench.baselines.codecs.mdct_rvq.model import MDCTRVQModel
 from bench.errors import BenchError
+from bench.safe_load import load_checkpoint
 
 PACKAGE_CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
 DEFAULT_CHECKPOINT = PACKAGE_CHECKPOINTS / "tiny.pt"
@@ -44,8 +45,8 @@ def load_model(path: Path | None = None, device: str = "cpu") -> MDCTRVQModel:
     path = Path(path) if path is not None else DEFAULT_CHECKPOINT
     if not path.exists():
         raise BenchError(f"codec checkpoint {path} not found (train one with `bench train codec`)")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    if "state_dict" not in blob or "config" not in blob:
+    blob = load_checkpoint(path, what="codec checkpoint")
+    if not isinstance(blob, dict) or "state_dict" not in blob or "config" not in blob:
         raise BenchError(f"{path}: not an MDCT-RVQ codec checkpoint")
     model = MDCTRVQModel(ModelConfig.from_dict(blob["config"]))
     model.load_state_dict(blob["state_dict"])

@@ -98,7 +98,9 @@ def train(args: argparse.Namespace) -> int:
                else " ".join(sys.argv))
     last = out / "last.pt"
     if last.exists() and not args.fresh:
-        state = torch.load(last, map_location=device, weights_only=False)
+        from bench.safe_load import load_checkpoint  # weights_only: a state file runs no code
+
+        state = load_checkpoint(last, device, "resumable state")
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         if critics is not None and state.get("critics") is not None:

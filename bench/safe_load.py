@@ -1,0 +1,52 @@
+"""Loading PyTorch checkpoints without running code from them, and failing in one line.
+
+A ``.pt`` file is a pickle: read by a full unpickler (torch's old default) it may call
+any function (``os.system``) while it is read.  Checkpoints here come from other labs,
+hubs and shared folders, and training states from ``--work`` folders that others can
+write, so every loader goes through :func:`load_checkpoint`: torch's ``weights_only``
+unpickler, which builds tensors and plain containers only and refuses anything else
+before calling it.  A refused, truncated or foreign file ends in a
+:class:`~bench.errors.BenchError` naming the file and the reason, not in an
+``UnpicklingError`` traceback.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+
+_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def load_checkpoint(path: Path | str, map_location: Any = "cpu", what: str = "checkpoint") -> Any:
+    """``torch.load(path, weights_only=True)``; every failure is one line naming ``path``."""
+    import torch
+
+    path = Path(path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise BenchError(f"{path}: {what} not found") from None
+    except IsADirectoryError:
+        raise BenchError(f"{path}: {what} is a directory, not a file") from None
+    except Exception as exc:  # torch raises many types for a foreign or damaged file
+        raise BenchError(f"{path}: cannot load {what}: {load_error_reason(exc)}") from None
+
+
+def load_error_reason(exc: BaseException) -> str:
+    """Why torch's safe loader rejected a file, in a few words (its own messages run to paragraphs)."""
+    text = str(exc)
+    if isinstance(exc, pickle.UnpicklingError):
+        found = _GLOBAL.search(text)
+        if found:
+            return (f"it refers to {found.group(1)}, which is not plain data; refused, since loading it "
+                    "could run code (only tensors and plain containers are loaded)")
+        return "not plain tensor data (refused by the weights-only loader), or damaged"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    if "central directory" in first or isinstance(exc, EOFError):
+        return "the file is truncated or damaged"
+    return f"not a PyTorch weights file, or damaged ({type(exc).__name__}: {first[:120]})"
