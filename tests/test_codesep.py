@@ -208,6 +208,49 @@ def test_two_step_training_smoke(stage: str, flag: str | None, codec_file: Path,
     if stage == "btdm":
         assert model.cfg.acbg == (flag is None)
     assert (out.with_suffix(".json")).is_file() and (tmp_path / f"{stage}.pt.work" / "log.jsonl").is_file()
-    # resuming continues from the saved step
-    again = train(TrainOptions.from_args(parser.parse_args(argv[:-1 if flag else None] + (["--" + flag.replace("_", "-")] if flag else []) + [])))
-    assert again == {} or again["step"] == 2
+
+
+class Interrupted(Exception):
+    """Stands for a kill in the middle of training."""
+
+
+def test_training_resumes_from_a_mid_run_checkpoint(codec_file: Path, tmp_path: Path, monkeypatch,
+                                                    torch_one_thread):
+    """Killed during step 3 of 4 (state saved at step 2), a re-run starts from the step-2 weights and runs
+    steps 3-4 only: it resumed, it did not start over."""
+    from bench.systems.codesep.train import add_arguments
+    from bench.systems.codesep.trainer import Stage, TrainOptions, train
+
+    tree = build_tree(tmp_path / "data", mix_types=("mix_clean",))
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    opts = TrainOptions.from_args(parser.parse_args([
+        "--stage", "btdm", "--data", str(tree.parent), "--split", "test", "--out", str(tmp_path / "btdm.pt"),
+        "--codec-checkpoint", str(codec_file), "--steps", "4", "--batch-size", "2", "--segment-frames", "8",
+        "--eval-every", "2"]))
+    calls: dict = {"n": 0, "kill_at": None, "first_weights": None}
+    real_loss = Stage.loss
+
+    def counted_loss(self):
+        calls["n"] += 1
+        if calls["first_weights"] is None:
+            calls["first_weights"] = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        if calls["n"] == calls["kill_at"]:
+            raise Interrupted
+        return real_loss(self)
+
+    monkeypatch.setattr(Stage, "loss", counted_loss)
+    calls.update(kill_at=3)
+    with pytest.raises(Interrupted):
+        train(opts)                                              # saved at step 2, killed during step 3
+    fresh = calls["first_weights"]
+    saved = torch.load(opts.work / "state.pt", weights_only=True)
+    assert saved["step"] == 2 and calls["n"] == 3
+    calls.update(n=0, kill_at=None, first_weights=None)
+    record = train(opts)
+    assert calls["n"] == 2 and record["step"] == 4               # only the missing steps ran ...
+    resumed = calls["first_weights"]
+    for name, tensor in saved["model"].items():                  # ... starting from the step-2 weights
+        assert torch.equal(resumed[name], tensor), name
+    assert any(not torch.equal(fresh[name], saved["model"][name]) for name in fresh)  # which differ from a fresh start
+    assert torch.load(opts.work / "state.pt", weights_only=True)["step"] == 4

@@ -151,17 +151,41 @@ def test_sigkill_then_resume_equals_clean_run(small_tree: Path, tmp_path: Path, 
     leftovers = [p for p in (killed / "audio").rglob("*") if p.name.startswith(".tmp-")]
     assert leftovers == []  # a kill mid-write may leave a temp file; the resumed run removes it
     with sqlite3.connect(killed / "bench.sqlite") as conn:
-        paths = [r[0] for r in conn.execute("SELECT path FROM estimates")]
         dupes = conn.execute("SELECT COUNT(*) FROM (SELECT mixture_id, system_key, source_index, metric, field, "
                              "COUNT(*) c FROM metric_values GROUP BY 1,2,3,4,5 HAVING c > 1)").fetchone()[0]
     assert dupes == 0
-    for path in paths:
-        assert sf.info(str(killed / path)).frames > 0
+    # the same values and the same audio as the uninterrupted run, not merely as many rows
+    assert stored_values(killed) == stored_values(tmp_path / "clean")
+    killed_audio, clean_audio = stored_audio(killed), stored_audio(tmp_path / "clean")
+    assert killed_audio.keys() == clean_audio.keys() and len(killed_audio) == 32
+    for key, audio in clean_audio.items():
+        np.testing.assert_array_equal(killed_audio[key], audio, err_msg=str(key))
+
+
+def stored_values(results: Path) -> dict:
+    """(system, mixture, source, metric, field) -> (value, status), and each separation's permutation and bits."""
+    with sqlite3.connect(results / "bench.sqlite") as conn:
+        values = {row[:5]: row[5:] for row in conn.execute(
+            "SELECT s.name, m.mixture_id, m.source_index, m.metric, m.field, m.value, m.status "
+            "FROM metric_values m JOIN systems s USING (system_key)")}
+        separations = {row[:2]: row[2:] for row in conn.execute(
+            "SELECT s.name, p.mixture_id, p.permutation, p.payload_bits FROM separations p JOIN systems s "
+            "USING (system_key)")}
+    return {"values": values, "separations": separations}
+
+
+def stored_audio(results: Path) -> dict:
+    """(system, mixture, output) -> the decoded estimate."""
+    with sqlite3.connect(results / "bench.sqlite") as conn:
+        rows = conn.execute("SELECT s.name, e.mixture_id, e.output_index, e.path FROM estimates e "
+                            "JOIN systems s USING (system_key)").fetchall()
+    return {(name, mid, k): sf.read(str(results / path), dtype="float32")[0] for name, mid, k, path in rows}
 
 
 def test_cli_run_and_report(small_tree: Path, tmp_path: Path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["run", "--systems", "mixture,clean", "--data", str(small_tree), "--limit", "3", "--quiet"]) == 0
+    assert main(["run", "--systems", "mixture,clean", "--metrics", "sisnri", "--data", str(small_tree), "--limit", "3",
+                 "--quiet"]) == 0
     assert (tmp_path / "results" / "bench.sqlite").exists()
     capsys.readouterr()
     assert main(["report", "--format", "csv"]) == 0
