@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from libri2mix_tree import build_tree
+from skip_guard import pytest_collectreport, pytest_runtest_logreport, pytest_sessionfinish  # noqa: F401 (hooks)
 
 
 @pytest.fixture
