@@ -91,7 +91,7 @@ def test_nabx_analysis_screens_and_reports(results: Path, tmp_path: Path, capsys
     expect[batch.add(1, "WFOREIGN", abx_answers(batch, 1, rng, None), native="no")] = ("x", "non-native")
     path = batch.write(tmp_path / "Batch_5551234_batch_results.csv")
 
-    code = main(["listen", "analyze", "--results", str(path), "--key", str(out / "SECRET_key.csv"),
+    code = main(["listen", "analyze", "--results", str(path), "--key", str(out / "secret" / "SECRET_key.csv"),
                  "--store", str(results)])
     assert code == 0
     console = capsys.readouterr().out
@@ -139,7 +139,7 @@ def test_nabx_analysis_screens_and_reports(results: Path, tmp_path: Path, capsys
     assert "--exclude worker" in console and row["exclude_policy"] == "worker"
 
     # analysing the same batch again replaces its rows instead of adding to them
-    assert main(["listen", "analyze", "--results", str(path), "--key", str(out / "SECRET_key.csv"),
+    assert main(["listen", "analyze", "--results", str(path), "--key", str(out / "secret" / "SECRET_key.csv"),
                  "--store", str(results)]) == 0
     store = Store(results)
     again = load_listening_results(store)
@@ -180,7 +180,7 @@ def test_nmos_analysis_means_and_intervals(results: Path, tmp_path: Path, capsys
     path = batch.write(tmp_path / "Batch_77_batch_results.csv")
     review_path = tmp_path / "review.csv"
 
-    assert main(["listen", "analyze", "--results", str(path), "--key", str(out / "SECRET_key.csv"),
+    assert main(["listen", "analyze", "--results", str(path), "--key", str(out / "secret" / "SECRET_key.csv"),
                  "--store", str(results), "--out", str(review_path)]) == 0
     console = capsys.readouterr().out
     review = read_review(review_path)
@@ -206,7 +206,7 @@ def test_nmos_analysis_means_and_intervals(results: Path, tmp_path: Path, capsys
     assert "gold: natural" in console and "gold: anchor" in console
 
     # the CrowdMOS interval option stores its own method and still brackets the mean
-    assert main(["listen", "analyze", "--results", str(path), "--key", str(out / "SECRET_key.csv"),
+    assert main(["listen", "analyze", "--results", str(path), "--key", str(out / "secret" / "SECRET_key.csv"),
                  "--store", str(results), "--out", str(review_path), "--ci", "crowdmos"]) == 0
     store = Store(results)
     table = load_listening_results(store)
@@ -222,6 +222,6 @@ def test_results_from_another_export_are_refused(results: Path, tmp_path: Path, 
     batch = Batch(one)
     batch.add(0, "W1", abx_answers(batch, 0, np.random.default_rng(0), None))
     path = batch.write(tmp_path / "Batch_1_batch_results.csv")
-    code = main(["listen", "analyze", "--results", str(path), "--key", str(two / "SECRET_key.csv"), "--store",
+    code = main(["listen", "analyze", "--results", str(path), "--key", str(two / "secret" / "SECRET_key.csv"), "--store",
                  str(tmp_path / "nowhere")])
     assert code == 2 and "not in the key" in capsys.readouterr().err

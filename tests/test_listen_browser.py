@@ -105,17 +105,17 @@ class Batch:
 def batch(tmp_path_factory):
     """A one-HIT SABX export (3 test items + the gold pair) served from a loopback thread."""
     tmp = tmp_path_factory.mktemp("listen-browser")
-    srv = _Server(tmp / "batch")
+    srv = _Server(tmp / "batch" / "public")  # the web host gets the public part only
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{srv.server_address[1]}"
     out = tmp / "batch"
     export_batch(make_store(tmp, seconds=0.4), out, "sabx", base_url=f"{base}/audio/", samples=3, items_per_hit=3)
-    with open(out / "hits.csv", newline="") as f:
+    with open(out / "public" / "hits.csv", newline="") as f:
         row = next(csv.DictReader(f))
-    with open(out / "SECRET_key.csv", newline="") as f:
+    with open(out / "secret" / "SECRET_key.csv", newline="") as f:
         key = {r["token"]: r for r in csv.DictReader(f)}
-    yield Batch(srv, base, out, row, key, fill((out / "hit.html").read_text(), row))
+    yield Batch(srv, base, out, row, key, fill((out / "public" / "hit.html").read_text(), row))
     srv.shutdown()
     srv.server_close()
 
@@ -237,7 +237,7 @@ def test_crowd_form_path_blocks_an_incomplete_submit(tmp_path: Path, batch: Batc
     hides its own button and cancels crowd-form's submit event until everything is played and answered."""
     from selenium.webdriver.common.by import By
 
-    stub = batch.out / "crowd-stub.js"
+    stub = batch.out / "public" / "crowd-stub.js"
     stub.write_text(CROWD_STUB)
     batch.server.page = batch.page.replace("https://assets.crowd.aws/crowd-html-elements.js", "/crowd-stub.js")
     submit = ("return document.querySelector('crowd-form')"

@@ -37,7 +37,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def key_of(out: Path) -> dict[str, dict[str, str]]:
-    return {r["token"]: r for r in read_csv(out / "SECRET_key.csv")}
+    return {r["token"]: r for r in read_csv(out / "secret" / "SECRET_key.csv")}
 
 
 def token(url: str) -> str:
@@ -58,34 +58,37 @@ def test_nabx_export_from_the_cli(results: Path, tmp_path: Path, capsys):
                  "--samples", "6", "--items-per-hit", "4", "--seed", "1"])
     assert code == 0
     assert "NABX: 2 HITs x 5 items" in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ["README.txt", "SECRET_export.json", "SECRET_key.csv", "audio",
-                                                     "hit.html", "hits.csv"]
+    # what is uploaded and what is kept live in separate folders: "upload public/" cannot leak the key
+    assert sorted(p.name for p in out.iterdir()) == ["README.txt", "public", "secret"]
+    assert sorted(p.name for p in (out / "public").iterdir()) == ["audio", "hit.html", "hits.csv"]
+    assert sorted(p.name for p in (out / "secret").iterdir()) == ["SECRET_export.json", "SECRET_key.csv"]
+    assert not [p for p in (out / "public").rglob("*") if "SECRET" in p.name or "export" in p.name]
     readme = (out / "README.txt").read_text()
-    assert "NEVER upload SECRET_key.csv" in readme and "MaxAssignments" in readme
+    assert "Upload only what is in public/. NEVER upload secret/" in readme and "MaxAssignments" in readme
 
-    hits, key = read_csv(out / "hits.csv"), key_of(out)
+    hits, key = read_csv(out / "public" / "hits.csv"), key_of(out)
     assert len(hits) == 2
     columns = list(hits[0])
     assert columns == ["hit_ref"] + [f"{f}{i}" for i in range(1, 6) for f in ("a", "b")]
-    page = (out / "hit.html").read_text()
+    page = (out / "public" / "hit.html").read_text()
     assert placeholders(page) == set(columns)
     assert "<crowd-form" in page and "https://assets.crowd.aws/crowd-html-elements.js" in page
 
     # blinding: random names only, every clip in the key, nothing identifying anywhere uploaded
-    names = sorted(p.name for p in (out / "audio").iterdir())
+    names = sorted(p.name for p in (out / "public" / "audio").iterdir())
     assert all(TOKEN_FILE.match(n) for n in names)
     assert sorted(f"{t}.wav" for t in key) == names
     urls = [row[c] for row in hits for c in columns[1:]]
     assert all(u.startswith("https://example.org/abx/") and token(u) in key for u in urls)
     assert secrets_in("\n".join(names)) == []
-    assert secrets_in((out / "hits.csv").read_text()) == []
+    assert secrets_in((out / "public" / "hits.csv").read_text()) == []
     assert secrets_in(page) == []
 
     # audio: 16-bit PCM at -26 LUFS (BS.1770 measured here independently)
     for row in key.values():
-        info = sf.info(str(out / row["file"]))
+        info = sf.info(str(out / "public" / row["file"]))
         assert info.subtype == "PCM_16" and info.channels == 1
-        audio, rate = sf.read(str(out / row["file"]))
+        audio, rate = sf.read(str(out / "public" / row["file"]))
         if row["peak_limited"] == "0":
             assert pyloudnorm.Meter(rate).integrated_loudness(audio) == pytest.approx(-26.0, abs=0.3)
         assert np.max(np.abs(audio)) <= 10 ** (-1 / 20) + 1e-4
@@ -112,7 +115,7 @@ def test_nabx_export_from_the_cli(results: Path, tmp_path: Path, capsys):
     # gold utterances come from mixtures not under test; the natural side alternates between A and B
     assert all(a["mixture_id"] not in tested and b["mixture_id"] not in tested for a, b in gold)
     assert [a["role"] for a, _ in gold] == ["gold_natural", "gold_anchor"]
-    settings = json.loads((out / "SECRET_export.json").read_text())
+    settings = json.loads((out / "secret" / "SECRET_export.json").read_text())
     assert settings["pairs"] == [["clean", "mixture"]] and settings["num_hits"] == 2
 
 
@@ -120,14 +123,14 @@ def test_export_is_reproducible_for_a_seed(results: Path, tmp_path: Path):
     one = export_batch(results, tmp_path / "one", "nabx").out
     two = export_batch(results, tmp_path / "two", "nabx").out
     other = export_batch(results, tmp_path / "three", "nabx", seed=4).out
-    assert (one / "hits.csv").read_text() == (two / "hits.csv").read_text()
-    assert (one / "SECRET_key.csv").read_text() == (two / "SECRET_key.csv").read_text()
+    assert (one / "public" / "hits.csv").read_text() == (two / "public" / "hits.csv").read_text()
+    assert (one / "secret" / "SECRET_key.csv").read_text() == (two / "secret" / "SECRET_key.csv").read_text()
     assert set(key_of(one)).isdisjoint(key_of(other))
 
 
 def test_mos_exports_have_gold_and_references(results: Path, tmp_path: Path):
     out = export_batch(results, tmp_path / "smos", "smos", samples=5, items_per_hit=4).out
-    hits, key = read_csv(out / "hits.csv"), key_of(out)
+    hits, key = read_csv(out / "public" / "hits.csv"), key_of(out)
     assert len(hits) == 3  # 10 ratings, 4 per HIT, the last HIT topped up
     assert list(hits[0]) == ["hit_ref"] + [f"{f}{i}" for i in range(1, 7) for f in ("ref", "clip")]
     rated = Counter()
@@ -167,7 +170,7 @@ def test_anchor_is_the_degraded_natural_clip(results: Path, tmp_path: Path):
         (anchor["mixture_id"], int(anchor["source"]) - 1)).fetchone()
     assert json.loads(perm) == [0, 1]
     natural, rate = sf.read(str(results / path))
-    degraded, _ = sf.read(str(out / anchor["file"]))
+    degraded, _ = sf.read(str(out / "public" / anchor["file"]))
     # correlated with the natural clip but far from it: low-pass plus speech-correlated noise at Q = 5 dB
     corr = np.corrcoef(natural, degraded)[0, 1]
     assert 0.2 < corr < 0.8
@@ -182,7 +185,7 @@ def test_natural_speech_from_dataset_files_without_clean(tmp_path: Path):
     data = tmp_path / "data" / "Libri2Mix" / "wav16k" / "min" / "test"
     for row in natural:
         source, _ = sf.read(str(data / f"s{row['source']}" / f"{row['mixture_id']}.wav"))
-        exported, _ = sf.read(str(out / row["file"]))
+        exported, _ = sf.read(str(out / "public" / row["file"]))
         assert np.corrcoef(source, exported)[0, 1] > 0.9999
     assert "the dataset's source files" in (out / "README.txt").read_text()
 

@@ -197,13 +197,14 @@ def test_two_listeners_a_killed_server_and_the_analysis(lab, tmp_path: Path, cap
     from bench.cli import main
 
     _, results, out = lab
-    with open(out / "SECRET_key.csv", newline="", encoding="utf-8") as f:
+    with open(out / "secret" / "SECRET_key.csv", newline="", encoding="utf-8") as f:
         key = {r["token"]: r for r in csv.DictReader(f)}
     server = Server(out)
     one = two = None
     try:
         # nothing but the page, the listed clips and the submit endpoint is served
-        for path in ("/SECRET_key.csv", "/SECRET_export.json", "/hits.csv", "/hit.html", "/lab/journal.jsonl",
+        for path in ("/secret/SECRET_key.csv", "/SECRET_key.csv", "/SECRET_export.json", "/hits.csv", "/hit.html",
+                     "/public/hits.csv", "/lab/journal.jsonl", "/audio/../secret/SECRET_key.csv",
                      "/audio/../SECRET_key.csv", "/audio/%2e%2e%2fSECRET_key.csv", f"/lab/{server.results.name}"):
             assert _status(server.url + path) == 404, path
 
@@ -243,7 +244,7 @@ def test_two_listeners_a_killed_server_and_the_analysis(lab, tmp_path: Path, cap
     assert all(r["AssignmentStatus"] == "Submitted" and int(r["WorkTimeInSeconds"]) >= 0 for r in rows)
 
     # the simulated listeners play clips at 4x speed, so their work takes a quarter of the audio's length
-    assert main(["listen", "analyze", "--results", str(server.results), "--key", str(out / "SECRET_key.csv"),
+    assert main(["listen", "analyze", "--results", str(server.results), "--key", str(out / "secret" / "SECRET_key.csv"),
                  "--store", str(results), "--min-time-factor", "0.25"]) == 0
     console = capsys.readouterr().out
     assert "4 assignments: 4 used (2 listeners), 0 to reject" in console
@@ -298,6 +299,6 @@ def test_lab_batch_journal_concurrency_and_refusals(lab, tmp_path: Path):
     assert [r["AssignmentId"] for r in _rows(LabBatch(folder).results_path)] == [first.assignment_id,
                                                                                   second.assignment_id]
 
-    (folder / "SECRET_export.json").unlink()
-    with pytest.raises(BenchError, match="no SECRET_export.json"):
+    (folder / "secret" / "SECRET_export.json").unlink()
+    with pytest.raises(BenchError, match="no secret/SECRET_export.json"):
         LabBatch(folder)

@@ -135,7 +135,7 @@ def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 
 def _analyze(messy, policy: str, capsys, *extra: str) -> tuple[int, str]:
     tmp, results, out, _, path, _, _ = messy
-    code = main(["listen", "analyze", "--results", str(path), "--key", str(out / "SECRET_key.csv"),
+    code = main(["listen", "analyze", "--results", str(path), "--key", str(out / "secret" / "SECRET_key.csv"),
                  "--store", str(results), "--exclude", policy, *extra])
     captured = capsys.readouterr()
     return code, captured.out + captured.err
@@ -221,7 +221,7 @@ def test_results_without_play_columns_are_refused(messy, capsys):
     tmp, results, out, batch, _, _, votes = messy
     stripped = batch.write(tmp / "Batch_4400019_batch_results.csv",
                            drop=lambda c: c.startswith(("Answer.ended_", "Answer.plays_")))
-    args = ["listen", "analyze", "--results", str(stripped), "--key", str(out / "SECRET_key.csv"),
+    args = ["listen", "analyze", "--results", str(stripped), "--key", str(out / "secret" / "SECRET_key.csv"),
             "--store", str(results)]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()

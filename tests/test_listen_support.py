@@ -40,9 +40,9 @@ class Batch:
     """Builds an AMT ``Batch_<id>_batch_results.csv`` from an export's hits.csv and key."""
 
     def __init__(self, out: Path) -> None:
-        with open(out / "hits.csv", newline="") as f:
+        with open(out / "public" / "hits.csv", newline="") as f:
             self.hits = list(csv.DictReader(f))
-        with open(out / "SECRET_key.csv", newline="") as f:
+        with open(out / "secret" / "SECRET_key.csv", newline="") as f:
             self.key = {r["token"]: r for r in csv.DictReader(f)}
         self.fields = [c for c in self.hits[0] if c != "hit_ref"]
         self.slots = max(int("".join(ch for ch in c if ch.isdigit())) for c in self.fields)

@@ -29,7 +29,7 @@ def _renamed_key(out: Path, folder: Path, first: str, second: str) -> Path:
     """The export's key and settings with clean -> first, mixture -> second."""
     folder.mkdir()
     names = {"clean": first, "mixture": second}
-    with open(out / "SECRET_key.csv", newline="", encoding="utf-8") as f:
+    with open(out / "secret" / "SECRET_key.csv", newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         rows = [{**r, "system": names.get(r["system"], r["system"])} for r in reader]
         columns = reader.fieldnames
@@ -37,7 +37,7 @@ def _renamed_key(out: Path, folder: Path, first: str, second: str) -> Path:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    settings = json.loads((out / "SECRET_export.json").read_text())
+    settings = json.loads((out / "secret" / "SECRET_export.json").read_text())
     settings["pairs"] = [[first, second]]
     (folder / "SECRET_export.json").write_text(json.dumps(settings))
     return folder / "SECRET_key.csv"
@@ -110,7 +110,7 @@ def test_abx_tables_from_analysed_batches(analysed, table: str, capsys):
         assert rec["p_binomial_paper"] == ""  # the paper gives one p-value, from its t-test
     # the rows this store has no batch for say how to make one, naming the key file the export writes
     empty = [r for r in records if r["hint"]]
-    assert empty and all("--key DIR/SECRET_key.csv" in r["hint"] and "bench listen serve DIR" in r["hint"]
+    assert empty and all("--key DIR/secret/SECRET_key.csv" in r["hint"] and "bench listen serve DIR" in r["hint"]
                          for r in empty)
     paper = {(r["row"].split()[0], r["system"]): r for r in records}
     if table == "3":

@@ -65,7 +65,8 @@ def find_leaks(texts: dict[str, str], secrets: Iterable[str]) -> list[str]:
 
 
 def uploaded_texts(out: Path) -> dict[str, str]:
-    """Everything that goes to the web host or to AMT: audio file names, hits.csv, hit.html."""
+    """Everything that goes to the web host or to AMT (``out`` is an export's public folder):
+    audio file names, hits.csv, hit.html."""
     texts = {"audio file names": "\n".join(sorted(p.name for p in (out / "audio").iterdir()))}
     for name in ("hits.csv", "hit.html"):
         texts[name] = (out / name).read_text(encoding="utf-8")

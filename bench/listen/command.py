@@ -15,7 +15,7 @@ from bench.listen.design import TESTS
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="listen_command", required=True)
 
-    p = sub.add_parser("export", help="blinded AMT batch (audio/, hits.csv, hit.html, SECRET_key.csv)")
+    p = sub.add_parser("export", help="blinded AMT batch (public/: audio, hits.csv, hit.html; secret/: the key)")
     p.add_argument("--test", required=True, choices=list(TESTS), help="nmos, smos (ratings) or nabx, sabx (pairs)")
     p.add_argument("--out", required=True, type=Path, help="new or empty output folder")
     p.add_argument("--base-url", required=True, help="URL where the contents of audio/ will be served")
@@ -91,8 +91,8 @@ def _run_export(args: argparse.Namespace) -> int:
         print(f"{summary.test.upper()}: {summary.num_hits} HITs x {summary.slots_per_hit} items, "
               f"{summary.num_clips} blinded clips from {summary.dataset_name} (natural speech from "
               f"{summary.natural_origin}); {summary.peak_limited} clips peak-limited below the loudness target.")
-        print(f"Folder {summary.out}: upload audio/ to {request.base_url}, hits.csv and hit.html to AMT "
-              f"(see README.txt); keep SECRET_key.csv private.")
+        print(f"Folder {summary.out}: upload public/audio/ to {request.base_url}, public/hits.csv and "
+              f"public/hit.html to AMT (see README.txt); keep secret/ private.")
     return 0
 
 

@@ -1,13 +1,13 @@
 """``bench listen export``: stored estimates -> an upload-ready, blinded AMT batch folder.
 
-Layout of the output folder::
+Layout of the output folder (the secret files live apart, so uploading ``public/`` cannot leak them)::
 
-    audio/<token>.wav     blinded, loudness-normalised 16-bit clips (upload to --base-url)
-    hits.csv              AMT batch input: one row per HIT, columns = the page's placeholders
-    hit.html              the HIT page (paste as the project's layout source)
-    README.txt            upload and review steps, numbers of HITs and listeners
-    SECRET_key.csv        token -> role, system, mixture, source (never upload)
-    SECRET_export.json    the settings of this export, read back by ``bench listen analyze``
+    public/audio/<token>.wav     blinded, loudness-normalised 16-bit clips (upload to --base-url)
+    public/hits.csv              AMT batch input: one row per HIT, columns = the page's placeholders
+    public/hit.html              the HIT page (paste as the project's layout source)
+    README.txt                   upload and review steps, numbers of HITs and listeners
+    secret/SECRET_key.csv        token -> role, system, mixture, source (never upload)
+    secret/SECRET_export.json    the settings of this export, read back by ``bench listen analyze``
 
 The folder must be new or empty: mixing clips of two exports would break the key.
 """
@@ -33,8 +33,9 @@ from bench.listen.design import TestDesign, field_name, get_test
 from bench.listen.hit_page import render_page, template_text
 from bench.listen.hits import GOLD_ANCHOR, STIMULUS, ClipId, Hit, compose
 from bench.listen.loudness import DEFAULT_PEAK_DBFS, DEFAULT_TARGET_LUFS, normalise
-from bench.listen.names import (AUDIO_DIR, HIT_REF, HITS_NAME, KEY_NAME, PAGE_NAME, REVIEW_NAME,
-                                 REVIEW_SUMMARY_SUFFIX, SETTINGS_NAME)
+from bench.listen.names import (AUDIO_DIR, HIT_REF, HITS_NAME, PAGE_NAME, PUBLIC_DIR, REVIEW_NAME,
+                                 REVIEW_SUMMARY_SUFFIX, SECRET_DIR, key_path, public_dir, secret_dir,
+                                 settings_path)
 from bench.listen.sampling import ReferencePicker, gold_bases, partner, sample_items
 from bench.store import Store, now, open_existing
 
@@ -135,24 +136,25 @@ def export(request: ExportRequest) -> ExportSummary:
         bases = gold_bases(natural, samples, num_hits, rng)
         hits = compose(design, conditions, samples, request.items_per_hit, lambda h: bases[h],
                        ReferencePicker(natural, rng), lambda item: partner(item, natural), rng)
-        (request.out / AUDIO_DIR).mkdir(parents=True, exist_ok=True)
+        (public_dir(request.out) / AUDIO_DIR).mkdir(parents=True, exist_ok=True)
+        secret_dir(request.out).mkdir(parents=True, exist_ok=True)
         key_rows = _write_audio(request, design, hits, clips, base_url)
         stored_systems, stored_mixtures = clips.system_names(), _stored_mixture_ids(clips)
     finally:
         store.close()
     tokens = {ClipId(r["role"], r["system"], (r["mixture_id"], int(r["source"]) - 1)): r for r in key_rows}
     slots = len(hits[0].slots)
-    _write_hits_csv(request.out / HITS_NAME, design, hits, tokens)
-    (request.out / PAGE_NAME).write_text(render_page(design, slots), encoding="utf-8")
-    _write_key(request.out / KEY_NAME, key_rows)
+    _write_hits_csv(public_dir(request.out) / HITS_NAME, design, hits, tokens)
+    (public_dir(request.out) / PAGE_NAME).write_text(render_page(design, slots), encoding="utf-8")
+    _write_key(key_path(request.out), key_rows)
     settings = {**{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(request).items()},
                 "base_url": base_url, "dataset_key": clips.dataset_key, "dataset_name": clips.dataset_name,
                 "natural_origin": clips.natural_origin, "num_hits": len(hits), "slots_per_hit": slots,
                 "samples_chosen": [[m, j + 1] for m, j in samples], "created": now(), "argv": sys.argv}
-    (request.out / SETTINGS_NAME).write_text(json.dumps(settings, indent=2), encoding="utf-8")
+    settings_path(request.out).write_text(json.dumps(settings, indent=2), encoding="utf-8")
     (request.out / "README.txt").write_text(readme(design, request, len(hits), slots, clips.natural_origin),
                                             encoding="utf-8")
-    _check_blinding(request.out, systems + stored_systems, {r["mixture_id"] for r in key_rows} | set(stored_mixtures))
+    _check_blinding(public_dir(request.out), systems + stored_systems, {r["mixture_id"] for r in key_rows} | set(stored_mixtures))
     return ExportSummary(request.out, design.name, len(hits), slots, len(key_rows), clips.dataset_name,
                          clips.natural_origin, sum(1 for r in key_rows if r["peak_limited"] == "1"))
 
@@ -183,7 +185,8 @@ def _write_audio(request: ExportRequest, design: TestDesign, hits: Sequence[Hit]
         loaded = _load(clip, clips, request.seed, int(index))
         level = normalise(loaded.audio, loaded.sample_rate, request.target_lufs, request.peak_dbfs)
         name = f"{token}.wav"
-        sf.write(request.out / AUDIO_DIR / name, level.audio, loaded.sample_rate, subtype="PCM_16", format="WAV")
+        sf.write(public_dir(request.out) / AUDIO_DIR / name, level.audio, loaded.sample_rate, subtype="PCM_16",
+                 format="WAV")
         rows.append({"token": token, "file": f"audio/{name}", "url": base_url + name, "test": design.name,
                      "role": clip.role, "system": clip.system, "mixture_id": clip.item[0],
                      "source": str(clip.item[1] + 1), "seconds": f"{loaded.seconds:.3f}",
@@ -236,25 +239,25 @@ def readme(design: TestDesign, request: ExportRequest, num_hits: int, slots: int
     return f"""Listening test {design.label} -- AMT batch made by jsac-bench (`bench listen export`)
 =====================================================================================
 
-NEVER upload SECRET_key.csv or SECRET_export.json, and keep them out of the web server's
-folder: they map the blinded clip names back to systems and utterances.
+Upload only what is in {PUBLIC_DIR}/. NEVER upload {SECRET_DIR}/ (the key and the export settings) or
+put it in the web server's folder: it maps the blinded clip names back to systems and utterances.
 
 Contents
-  audio/               the clips: blinded names, {request.target_lufs:g} LUFS (BS.1770), 16-bit WAV
-  hits.csv             AMT batch input, one row per HIT ({num_hits} rows)
-  hit.html             the HIT layout (Crowd HTML Elements <crowd-form>)
-  SECRET_key.csv       the key (secret)
-  SECRET_export.json   settings of this export (secret; read by `bench listen analyze`)
+  {PUBLIC_DIR}/audio/              the clips: blinded names, {request.target_lufs:g} LUFS (BS.1770), 16-bit WAV
+  {PUBLIC_DIR}/hits.csv            AMT batch input, one row per HIT ({num_hits} rows)
+  {PUBLIC_DIR}/hit.html            the HIT layout (Crowd HTML Elements <crowd-form>)
+  {SECRET_DIR}/SECRET_key.csv      the key (secret)
+  {SECRET_DIR}/SECRET_export.json  settings of this export (secret; read by `bench listen analyze`)
 
 Each HIT has {slots} items: {slots - (2 if design.kind == 'mos' else 1)} test items in random order and {gold}.
 Natural speech (references, gold items) comes from {natural_origin}.
 
 Steps
-1. Upload the *contents* of audio/ so that each file is served at
+1. Upload the *contents* of {PUBLIC_DIR}/audio/ so that each file is served at
    {request.base_url.rstrip('/')}/<name>.wav (HTTPS, Content-Type audio/wav). Open one URL
    from hits.csv in a browser to check.
 2. AMT requester site -> Create -> New Project -> "Audio" or "Other" -> Design Layout ->
-   Source: replace everything with the contents of hit.html. Preview shows the page.
+   Source: replace everything with the contents of {PUBLIC_DIR}/hit.html. Preview shows the page.
 3. Properties: Number of assignments per HIT ("MaxAssignments") = {request.assignments}; time allotted
    >= 20 minutes; worker requirements: Location in an English-speaking country (the paper used
    native English listeners), HIT approval rate >= 98 %, number of HITs approved >= 500.
@@ -265,9 +268,9 @@ Steps
    approved but not used.
    With {num_hits} HITs x {request.assignments} assignments = {total} assignments, the limit guarantees at least
    {min_listeners} distinct listeners (the CodeSep paper had >= 40).
-5. Publish Batch -> upload hits.csv.
+5. Publish Batch -> upload {PUBLIC_DIR}/hits.csv.
 6. When done: Manage -> Results -> Download CSV (Batch_<id>_batch_results.csv), then
-     bench listen analyze --results Batch_<id>_batch_results.csv --key {KEY_NAME} --store <results dir>
+     bench listen analyze --results Batch_<id>_batch_results.csv --key {SECRET_DIR}/SECRET_key.csv --store <results dir>
    It screens assignments (gold items, unplayed clips, blank items, all-same answers, too fast,
    duplicates, per-worker limit; by default a worker who fails a check anywhere is dropped from
    the whole test, `--exclude assignment` drops only the failing assignments) and writes

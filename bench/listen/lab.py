@@ -42,7 +42,7 @@ from bench.errors import BenchError
 from bench.listen.hit_page import CROWD_SCRIPT, fill, without_crowd_script
 from bench.listen.items import token_of
 from bench.listen.lab_batch import LabBatch, LabError
-from bench.listen.names import AUDIO_DIR, HIT_REF, KEY_NAME, PAGE_NAME
+from bench.listen.names import AUDIO_DIR, HIT_REF, PAGE_NAME, key_path
 
 MAX_BODY = 1 << 20  # a page submits a few kB
 MAX_FIELDS = 2000
@@ -64,9 +64,9 @@ class LabApp:
     def __init__(self, batch: LabBatch) -> None:
         self.batch = batch
         if CROWD_SCRIPT not in batch.page:
-            raise BenchError(f"{batch.folder / PAGE_NAME}: not the page `bench listen export` writes")
+            raise BenchError(f"{batch.public / PAGE_NAME}: not the page `bench listen export` writes")
         self.page = without_crowd_script(batch.page)
-        audio = batch.folder / AUDIO_DIR
+        audio = batch.public / AUDIO_DIR
         # only the clips the HITs name can be fetched
         self.clips = {token_of(url): audio / f"{token_of(url)}.wav"
                       for hit in batch.hits for name, url in hit.items() if name != HIT_REF and url}
@@ -156,7 +156,7 @@ def serve(folder: Path, host: str = "127.0.0.1", port: int = 8080, threads: int 
                  f"http://{host if host != '0.0.0.0' else 'localhost'}:{server.effective_port}/ "
                  f"({c['hits']} HITs x {c['per_hit']} listeners, {c['submitted']} assignments submitted so far)")
         announce(f"answers: {batch.results_path} (AMT's results format; "
-                 f"bench listen analyze --results {batch.results_path} --key {Path(folder) / KEY_NAME})")
+                 f"bench listen analyze --results {batch.results_path} --key {key_path(Path(folder))})")
     try:
         server.run()
     except KeyboardInterrupt:

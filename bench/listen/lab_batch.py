@@ -33,7 +33,8 @@ from pathlib import Path
 from bench.errors import BenchError
 from bench.listen.amt_csv import RESULT_COLUMNS, SUBMITTED, format_amt_time, write_csv_atomically
 from bench.listen.design import TestDesign, get_test
-from bench.listen.names import HIT_REF, HITS_NAME, LAB_DIR, PAGE_NAME, SETTINGS_NAME
+from bench.listen.names import (HIT_REF, HITS_NAME, LAB_DIR, PAGE_NAME, SETTINGS_NAME, public_dir,
+                                 settings_path)
 
 WORKER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 JOURNAL_NAME = "journal.jsonl"
@@ -68,14 +69,16 @@ class LabBatch:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+        #: what may be served: the export's public part (the key lives in secret/, never served)
+        self.public = public_dir(self.folder)
         for name in (HITS_NAME, PAGE_NAME):
-            if not (self.folder / name).is_file():
-                raise BenchError(f"{self.folder}: no {name}: not a folder written by `bench listen export`")
-        hits_text = (self.folder / HITS_NAME).read_text(encoding="utf-8")
+            if not (self.public / name).is_file():
+                raise BenchError(f"{self.folder}: no public/{name}: not a folder written by `bench listen export`")
+        hits_text = (self.public / HITS_NAME).read_text(encoding="utf-8")
         self.hits = list(csv.DictReader(hits_text.splitlines()))
         if not self.hits or HIT_REF not in self.hits[0]:
-            raise BenchError(f"{self.folder / HITS_NAME}: no HITs (expected a {HIT_REF} column and one row per HIT)")
-        self.page = (self.folder / PAGE_NAME).read_text(encoding="utf-8")
+            raise BenchError(f"{self.public / HITS_NAME}: no HITs (expected a {HIT_REF} column and one row per HIT)")
+        self.page = (self.public / PAGE_NAME).read_text(encoding="utf-8")
         settings = self._settings()
         self.design: TestDesign = get_test(str(settings.get("test", "")))
         self.assignments_per_hit = int(settings.get("assignments", 10))
@@ -92,9 +95,9 @@ class LabBatch:
 
     # -- persistence ---------------------------------------------------------------------------
     def _settings(self) -> dict:
-        path = self.folder / SETTINGS_NAME
+        path = settings_path(self.folder)
         if not path.is_file():
-            raise BenchError(f"{self.folder}: no {SETTINGS_NAME}: serve the folder `bench listen export` wrote, "
+            raise BenchError(f"{self.folder}: no secret/{SETTINGS_NAME}: serve the folder `bench listen export` wrote, "
                              "as it is")
         try:
             return json.loads(path.read_text(encoding="utf-8"))

@@ -9,7 +9,7 @@ stay empty with the commands that produce them.
 
 from __future__ import annotations
 
-from bench.listen.names import KEY_NAME
+from bench.listen.names import KEY_NAME, SECRET_DIR
 from bench.report.layouts import Column
 from bench.store import Store
 
@@ -44,7 +44,7 @@ def fill_abx_table(store: Store, table, keys: dict[str, str]) -> None:
             if hit is None or hit.empty:
                 row.hint = (f"no {test} results: bench listen export --test {test} --pair {reference}:{other} "
                             f"--base-url URL --out DIR, run the batch on AMT (or in a lab: bench listen serve DIR), "
-                            f"then bench listen analyze --results Batch_<id>_batch_results.csv --key DIR/{KEY_NAME}")
+                            f"then bench listen analyze --results Batch_<id>_batch_results.csv --key DIR/{SECRET_DIR}/{KEY_NAME}")
             else:
                 last = hit.iloc[-1]
                 swapped = last["system"] != reference
