@@ -8,8 +8,10 @@ file is either complete and verified or absent.  Metrics never download: offline
 they report themselves unavailable and point here.
 
 A file whose upstream checksum is not pinned yet (``sha256=None``) is refused unless
-``--allow-unpinned`` is given; its hash is then recorded beside it
-(``<file>.sha256``) and printed, to be pinned here.
+``--allow-unpinned`` is given: trust on first use (TOFU).  That first download is
+trusted as it comes; its hash is recorded beside it (``<file>.sha256``) and printed,
+to be pinned here, and from then on the recorded hash is the pin: a later fetch
+verifies the cached file (and any new download) against it and refuses a mismatch.
 """
 
 from __future__ import annotations
@@ -108,8 +110,14 @@ def fetch_file(spec: AssetFile, folder: Path, allow_unpinned: bool = False, time
                          "download it and record its hash")
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / spec.name
-    if target.is_file() and (spec.sha256 is None or sha256_file(target) == spec.sha256):
-        return target
+    expected = spec.sha256 or recorded_sha256(folder / f"{spec.name}.sha256")
+    if target.is_file():
+        actual = sha256_file(target)
+        if expected is None or actual == expected:
+            return target
+        if spec.sha256 is None:  # TOFU: the file changed after its hash was recorded
+            raise BenchError(f"{target}: sha256 {actual} differs from the hash recorded at first download "
+                             f"({expected}); delete the file and its .sha256 to trust a new download")
     digest = hashlib.sha256()
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-")
     try:
@@ -118,8 +126,8 @@ def fetch_file(spec: AssetFile, folder: Path, allow_unpinned: bool = False, time
                 digest.update(block)
                 out.write(block)
         actual = digest.hexdigest()
-        if spec.sha256 is not None and actual != spec.sha256:
-            raise BenchError(f"{spec.name}: sha256 mismatch (expected {spec.sha256}, got {actual}); not saved")
+        if expected is not None and actual != expected:
+            raise BenchError(f"{spec.name}: sha256 mismatch (expected {expected}, got {actual}); not saved")
         os.replace(tmp, target)
     except OSError as exc:
         raise BenchError(f"{spec.url}: download failed ({exc})") from None
@@ -129,6 +137,14 @@ def fetch_file(spec: AssetFile, folder: Path, allow_unpinned: bool = False, time
     if spec.sha256 is None:
         (folder / f"{spec.name}.sha256").write_text(f"{actual}  {spec.name}\n")
     return target
+
+
+def recorded_sha256(path: Path) -> str | None:
+    """The hash an ``--allow-unpinned`` download recorded (``<file>.sha256``), if any."""
+    if not path.is_file():
+        return None
+    words = path.read_text(encoding="utf-8", errors="replace").split()
+    return words[0] if words and len(words[0]) == 64 else None
 
 
 def sha256_file(path: Path) -> str:
@@ -152,7 +168,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("names", nargs="+", help=f"asset names: {', '.join(ASSETS)}")
     p.add_argument("--cache-dir", type=Path)
     p.add_argument("--allow-unpinned", action="store_true",
-                   help="download files with no pinned sha256 and record their hash beside them")
+                   help="trust on first use: download files with no pinned sha256 and record their hash beside "
+                        "them; later fetches verify against the recorded hash")
 
 
 def run(args: argparse.Namespace) -> int:

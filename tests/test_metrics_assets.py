@@ -62,6 +62,22 @@ def test_unpinned_needs_consent_and_records_hash(server, tmp_path):
     assert (tmp_path / "c" / "model.pt.sha256").read_text().split()[0] == hashlib.sha256(PAYLOAD).hexdigest()
 
 
+def test_unpinned_file_is_trusted_on_first_use_only(server, tmp_path):
+    """After the first download the recorded hash is the pin: a swapped cache file or upstream file is refused."""
+    spec = assets.AssetFile("model.pt", f"{server}/model.pt", None)
+    cache = tmp_path / "c"
+    path = assets.fetch_file(spec, cache, allow_unpinned=True)
+    assert assets.fetch_file(spec, cache, allow_unpinned=True) == path          # unchanged: kept
+    path.write_bytes(b"swapped")
+    with pytest.raises(BenchError, match="differs from the hash recorded at first download"):
+        assets.fetch_file(spec, cache, allow_unpinned=True)
+    path.unlink()
+    (tmp_path / "served" / "model.pt").write_bytes(b"new upstream")
+    with pytest.raises(BenchError, match="sha256 mismatch"):                    # re-download checked too
+        assets.fetch_file(spec, cache, allow_unpinned=True)
+    assert not path.exists()
+
+
 def test_missing_file_and_plain_http_elsewhere_fail(server, tmp_path):
     with pytest.raises(BenchError, match="download failed"):
         assets.fetch_file(assets.AssetFile("x.pt", f"{server}/absent.pt", "0" * 64), tmp_path)
