@@ -66,10 +66,10 @@ def load_config(path: Path | None = None) -> BenchConfig:
         if "family" not in table:
             raise BenchError(f"{path}: [systems.\"{name}\"] needs a 'family' key")
         if not isinstance(table["family"], str):
-            raise BenchError(f"{path}: [systems.\"{name}\"] family = {table['family']!r} should be a string")
+            raise BenchError(f"{path}: [systems.\"{name}\"]: family = {table['family']!r} is not a string")
         kbps = table.get("kbps")
         if kbps is not None and (isinstance(kbps, bool) or not isinstance(kbps, (int, float)) or kbps <= 0):
-            raise BenchError(f"{path}: [systems.\"{name}\"] kbps = {kbps!r} should be a positive number")
+            raise BenchError(f"{path}: [systems.\"{name}\"]: kbps = {kbps!r} is not a positive number")
     unknown = sorted(set(data) - TOP_LEVEL_KEYS)
     if unknown:
         close = get_close_matches(unknown[0], sorted(TOP_LEVEL_KEYS), n=1)
@@ -92,19 +92,28 @@ def parse_kbps(text: str, name: str) -> float:
 
 
 def resolve_system_spec(name: str, config: BenchConfig) -> SystemSpec:
-    """Turn a user-supplied name into a :class:`SystemSpec` (config variants win)."""
+    """Turn a user-supplied name into a :class:`SystemSpec` (config variants win).
+
+    Family names may carry options (``fstc-dac@2``: FSTC with the DAC codec;
+    ``sepformer-libri2mix``: the hub separator), see :func:`bench.catalog.expand_family`;
+    a variant's own keys override them.
+    """
+    from bench.catalog import expand_family
+
     if name in config.systems:
         table = dict(config.systems[name])
-        family = str(table.pop("family"))
+        family, implied = expand_family(str(table.pop("family")))
         kbps = table.pop("kbps", None)
         if kbps is None and "@" in name:
             kbps = parse_kbps(name.rpartition("@")[2], name)
-        return SystemSpec(name=name, family=family, kbps=None if kbps is None else float(kbps), options=table,
-                          where=f"{config.path}: [systems.\"{name}\"]")
+        return SystemSpec(name=name, family=family, kbps=None if kbps is None else float(kbps),
+                          options={**implied, **table}, where=f"{config.path}: [systems.\"{name}\"]")
     if "@" in name:
-        family, _, rate = name.partition("@")
-        return SystemSpec(name=name, family=family, kbps=parse_kbps(rate, name))
-    return SystemSpec(name=name, family=name)
+        base, _, rate = name.partition("@")
+        family, implied = expand_family(base)
+        return SystemSpec(name=name, family=family, kbps=parse_kbps(rate, name), options=implied)
+    family, implied = expand_family(name)
+    return SystemSpec(name=name, family=family, options=implied)
 
 
 def split_names(text: str) -> list[str]:
