@@ -60,7 +60,8 @@ CODEC = PACKAGE / "baselines" / "codecs" / "mdct_rvq" / "checkpoints" / "tiny.pt
 VARIANTS = {
     "codec-evil@2": ('family = "codec"\ncheckpoint = "{path}"', CODEC),
     "fstc-evilcodec@2": ('family = "fstc"\ncodec_options = {{checkpoint = "{path}"}}', CODEC),
-    "codesep-evil": ('family = "codesep"\nbtdm = "{path}"', PACKAGE / "systems" / "codesep" / "checkpoints" / "btdm.pt"),
+    "codesep-evil": ('family = "codesep"\nbtdm = "{path}"',
+                     PACKAGE / "systems" / "codesep" / "checkpoints" / "btdm.pt"),
     "tokensplit-evil": ('family = "tokensplit"\ncheckpoint = "{path}"',
                         PACKAGE / "systems" / "tokensplit" / "checkpoints" / "tokensplit.pt"),
 }

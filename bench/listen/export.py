@@ -154,7 +154,8 @@ def export(request: ExportRequest) -> ExportSummary:
     settings_path(request.out).write_text(json.dumps(settings, indent=2), encoding="utf-8")
     (request.out / "README.txt").write_text(readme(design, request, len(hits), slots, clips.natural_origin),
                                             encoding="utf-8")
-    _check_blinding(public_dir(request.out), systems + stored_systems, {r["mixture_id"] for r in key_rows} | set(stored_mixtures))
+    _check_blinding(public_dir(request.out), systems + stored_systems,
+                    {r["mixture_id"] for r in key_rows} | set(stored_mixtures))
     return ExportSummary(request.out, design.name, len(hits), slots, len(key_rows), clips.dataset_name,
                          clips.natural_origin, sum(1 for r in key_rows if r["peak_limited"] == "1"))
 
