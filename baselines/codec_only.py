@@ -14,6 +14,9 @@ Codec choice (option ``codec``, default ``mdct_rvq``) and the meaning of ``b``:
   (``family = "codec", codec = "codec2", kbps = 3.2``) codes each source with
   mode 1600; b in {1.4 (700C x 2), 2.4, 2.6, 2.8, 3.2, 4.8, 6.4}.
 * ``opus``: b/2 in {6, 8, ..., 16} kbps CBR, e.g. ``kbps = 24`` for 12 kbps per source.
+* the public codecs by name, ``codec-dac@2`` (DAC 16 kHz, 1 stage per source),
+  ``codec-encodec@3``, ``codec-mimi@1.1`` (4 Mimi stages per source); ``codec_options``
+  (``model``, ``revision``) choose other weights.
 """
 
 from __future__ import annotations
@@ -38,17 +41,11 @@ def _codec_class(name: str) -> type:
     return codec_class(name)
 
 
-def _static_modes(codec: str) -> dict[float, Any] | None:
+def _static_modes(codec: str, options: dict[str, Any] | None = None) -> dict[float, Any] | None:
     """Valid per-source kbps without loading weights (None: ask the instance)."""
-    if codec == "mdct_rvq":
-        return {0.5 * n: n for n in range(1, 17)}
-    if codec == "codec2":
-        from bench.baselines.codecs.codec2 import MODES
-        return dict(MODES)
-    if codec == "opus":
-        from bench.baselines.codecs.opus import MODES
-        return dict(MODES)
-    return None
+    from bench.baselines.codecs import static_modes
+
+    return static_modes(codec, options)
 
 
 class CodecOnlySystem(System):
@@ -61,26 +58,34 @@ class CodecOnlySystem(System):
     max_batch_size = 1
 
     def __init__(self, name: str, kbps: float | None = None, device: str = "cpu", sample_rate: int = 16000,
-                 codec: str = DEFAULT_CODEC, checkpoint: str | None = None, **options: Any) -> None:
+                 codec: str = DEFAULT_CODEC, checkpoint: str | None = None,
+                 codec_options: dict[str, Any] | None = None, **options: Any) -> None:
+        from bench.baselines.codecs import canonical_name
+
+        codec = canonical_name(codec)
         self.codec_name = codec
         self.checkpoint = checkpoint
-        self.check_kbps(name, kbps, codec)
+        extra = dict(codec_options or {})
+        if checkpoint:
+            extra["checkpoint"] = checkpoint
+        self.check_kbps(name, kbps, codec, extra)
         super().__init__(name, kbps=kbps, device=device, sample_rate=sample_rate, codec=codec,
-                         **({"checkpoint": checkpoint} if checkpoint else {}), **options)
+                         **({"checkpoint": checkpoint} if checkpoint else {}),
+                         **({"codec_options": codec_options} if codec_options else {}), **options)
         if sample_rate != 16000:
             raise BenchError(f"system {name!r}: codecs run at 16000 Hz, not {sample_rate}")
-        codec_options: dict[str, Any] = {"device": device}
-        if checkpoint:
-            codec_options["checkpoint"] = checkpoint
-        self.codec = _codec_class(codec)(**codec_options)
+        from bench.baselines.pipelines import make_codec
+
+        self.codec = make_codec(codec, device, extra, name)
         self.mode = self.codec.bitrate(self.kbps / NUM_SOURCES)
 
     @classmethod
-    def check_kbps(cls, name: str, kbps: float | None, codec: str | None = None) -> None:
+    def check_kbps(cls, name: str, kbps: float | None, codec: str | None = None,
+                   codec_options: dict[str, Any] | None = None) -> None:
         """A total rate is required; with ``codec`` given, kbps / 2 must be one of its rates."""
         if kbps is None:
             raise BenchError(f"system {name!r}: family 'codec' needs a total bitrate, e.g. 'codec@2'")
-        modes = _static_modes(codec) if codec is not None else None
+        modes = _static_modes(codec, codec_options) if codec is not None else None
         if modes is None:
             return
         if not any(abs(NUM_SOURCES * rate - kbps) < 1e-6 for rate in modes):
@@ -98,7 +103,14 @@ class CodecOnlySystem(System):
         return (Path(checkpoint),) if checkpoint is not None else ()
 
     @classmethod
-    def weights_status(cls, codec: str = DEFAULT_CODEC, checkpoint: str | None = None, **options: Any) -> str:
+    def weights_status(cls, codec: str = DEFAULT_CODEC, checkpoint: str | None = None,
+                       codec_options: dict[str, Any] | None = None, **options: Any) -> str:
+        from bench.baselines.codecs import canonical_name, codec_status
+
+        codec = canonical_name(codec)
+        status = codec_status(codec, codec_options)
+        if status is not None:
+            return status
         if codec != "mdct_rvq":
             try:
                 _codec_class(codec)()
@@ -110,6 +122,14 @@ class CodecOnlySystem(System):
         path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
         return "present" if path.exists() else (f"missing: {path} (bench train codec --config tiny --data DIR "
                                                  f"--export {path})")
+
+    @classmethod
+    def missing_assets(cls, codec: str = DEFAULT_CODEC, codec_options: dict[str, Any] | None = None,
+                       **options: Any) -> list[str]:
+        """``bench assets`` names this system needs and the cache lacks."""
+        from bench.baselines.codecs import required_assets
+
+        return required_assets(codec, codec_options)
 
     def separate(self, batch: Sequence[LoadedMixture]) -> list[Separation]:
         results = []

@@ -7,10 +7,13 @@
   transmit the same number of bits at the same b, and the harness can attribute
   bits to each output.
 
-Options (``bench.toml``): ``codec`` (default the project's ``mdct_rvq``),
-``codec_options`` (a table passed to the codec, e.g. ``checkpoint``) and
-``model_dir`` (the separator, as for ``sepformer``).  Payloads are what the codec
-really produces; the harness counts their bits.
+Options (``bench.toml``): ``codec`` (default the project's ``mdct_rvq``; or ``codec2``,
+``opus``, ``dac16k``, ``encodec24k``, ``mimi``), ``codec_options`` (a table passed to the
+codec, e.g. ``checkpoint``, or ``model``/``revision`` for the hub codecs) and
+``model_dir`` (the separator, as for ``sepformer``; a hub id such as
+``speechbrain/sepformer-libri2mix`` is looked up in the Hugging Face cache).  A codec can
+also be named in the system name: ``fstc-dac@2``, ``fcts-encodec@6``.  Payloads are what
+the codec really produces; the harness counts their bits.
 """
 
 from __future__ import annotations
@@ -39,22 +42,31 @@ class CodecPipeline(System):
     def __init__(self, name: str, kbps: float | None = None, device: str = "cpu", sample_rate: int = 16000,
                  codec: str | None = None, codec_options: dict[str, Any] | None = None,
                  model_dir: str | None = None, **options: Any) -> None:
-        from bench.baselines.codecs import DEFAULT_CODEC
+        from bench.baselines.codecs import DEFAULT_CODEC, canonical_name, static_modes
 
+        codec = canonical_name(codec) if codec is not None else None
         for key, value in (("codec", codec), ("codec_options", codec_options), ("model_dir", model_dir)):
             if value is not None:
                 options[key] = value
         super().__init__(name, kbps=kbps, device=device, sample_rate=sample_rate, **options)
         self.codec_name = codec or DEFAULT_CODEC
-        self.codec = make_codec(self.codec_name, device, dict(codec_options or {}), name)
         assert kbps is not None  # check_kbps refused None
         self.stream_kbps = kbps / self.streams
+        # an unrealisable rate is reported before any weights are looked for
+        known = static_modes(self.codec_name, dict(codec_options or {}))
+        if known is not None and not any(abs(rate - self.stream_kbps) < 1e-6 for rate in known):
+            self._refuse_rate(BenchError(f"codec {self.codec_name!r} cannot run at {self.stream_kbps:g} kbps; "
+                                         f"valid rates (kbps): {', '.join(f'{r:g}' for r in sorted(known))}"))
+        self.codec = make_codec(self.codec_name, device, dict(codec_options or {}), name)
         try:
             self.mode = self.codec.bitrate(self.stream_kbps)
         except BenchError as exc:
-            per = f" (b/{self.streams} = {self.stream_kbps:g} kbps per estimate)" if self.streams > 1 else ""
-            raise BenchError(f"system {name!r}: {exc}{per}") from None
+            self._refuse_rate(exc)
         self.stage = SeparatorStage(model_dir, device, sample_rate, name)
+
+    def _refuse_rate(self, exc: BenchError) -> None:
+        per = f" (b/{self.streams} = {self.stream_kbps:g} kbps per estimate)" if self.streams > 1 else ""
+        raise BenchError(f"system {self.name!r}: {exc}{per}") from None
 
     @classmethod
     def check_kbps(cls, name: str, kbps: float | None) -> None:
@@ -74,10 +86,22 @@ class CodecPipeline(System):
         status = separator_status(options.get("model_dir"))
         if status != "present":
             return status
-        from bench.baselines.codecs import DEFAULT_CODEC
+        from bench.baselines.codecs import DEFAULT_CODEC, codec_status
 
         name = options.get("codec") or DEFAULT_CODEC
+        cheap = codec_status(name, options.get("codec_options"))  # looks at files only: never stale
+        if cheap is not None:
+            return cheap
         return _codec_status(name, json.dumps(options.get("codec_options") or {}, sort_keys=True, default=str))
+
+    @classmethod
+    def missing_assets(cls, **options: Any) -> list[str]:
+        """``bench assets`` names this system needs and the cache lacks (hub separator, hub codec)."""
+        from bench.baselines.codecs import DEFAULT_CODEC, required_assets
+        from bench.baselines.separators.system import separator_assets
+
+        return [*separator_assets(options.get("model_dir")),
+                *required_assets(options.get("codec") or DEFAULT_CODEC, options.get("codec_options"))]
 
     def code(self, waves: Sequence[np.ndarray]) -> tuple[list[Any], list[np.ndarray]]:
         """Encode and decode each 1-D wave (at the system rate): payloads and decoded waves."""

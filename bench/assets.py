@@ -12,6 +12,12 @@ A file whose upstream checksum is not pinned yet (``sha256=None``) is refused un
 trusted as it comes; its hash is recorded beside it (``<file>.sha256``) and printed,
 to be pinned here, and from then on the recorded hash is the pin: a later fetch
 verifies the cached file (and any new download) against it and refuses a mismatch.
+
+The public models on the Hugging Face hub (``dac16k``, ``encodec24k``, ``mimi``,
+``sepformer-libri2mix``, ``sepformer-whamr16k``; :mod:`bench.hub`) are fetched into the
+Hugging Face cache instead, where their libraries look for them, at the commit pinned in
+:data:`bench.hub.HUB_MODELS` (the same trust-on-first-use rule for one without a pin: the
+commit it got is recorded and is its pin from then on).
 """
 
 from __future__ import annotations
@@ -164,26 +170,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="assets_command", required=True)
     p = sub.add_parser("status", help="which assets are in the cache")
     p.add_argument("--cache-dir", type=Path, help=f"cache folder (default ${CACHE_ENV} or ~/.cache/jsac-bench)")
-    p = sub.add_parser("fetch", help="download assets (pinned URLs, sha256-verified)")
-    p.add_argument("names", nargs="+", help=f"asset names: {', '.join(ASSETS)}")
+    p = sub.add_parser("fetch", help="download assets (pinned URLs, sha256-verified; hub models at a pinned commit)")
+    p.add_argument("names", nargs="+", help=f"asset names: {', '.join(known_names())}")
     p.add_argument("--cache-dir", type=Path)
     p.add_argument("--allow-unpinned", action="store_true",
                    help="trust on first use: download files with no pinned sha256 and record their hash beside "
                         "them; later fetches verify against the recorded hash")
 
 
+def known_names() -> list[str]:
+    """Every name ``bench assets fetch`` takes: file assets, then hub models."""
+    from bench.hub import HUB_MODELS
+
+    return [*ASSETS, *HUB_MODELS]
+
+
 def run(args: argparse.Namespace) -> int:
+    from bench import hub
+
     root = args.cache_dir
     if args.assets_command == "status":
         print(f"cache: {root or cache_dir()}")
         for asset in ASSETS.values():
             state = "present" if present(asset, root) else "missing"
-            print(f"{asset.name:<16} {state:<8} {asset_dir(asset, root)}  ({asset.description})")
+            print(f"{asset.name:<20} {state:<8} {asset_dir(asset, root)}  ({asset.description})")
+        print(f"Hugging Face cache: {hub.hub_cache()}")
+        for model in hub.HUB_MODELS.values():
+            pin = hub.pinned_revision(model)
+            print(f"{model.name:<20} {hub.status(model):<8} {model.repo}@{pin[:12] if pin else 'unpinned'}  "
+                  f"({model.description})")
         return 0
-    unknown = [n for n in args.names if n not in ASSETS]
+    unknown = [n for n in args.names if n not in ASSETS and n not in hub.HUB_MODELS]
     if unknown:
-        raise BenchError(f"unknown asset(s) {', '.join(unknown)}; known: {', '.join(ASSETS)}")
+        raise BenchError(f"unknown asset(s) {', '.join(unknown)}; known: {', '.join(known_names())}")
     for name in args.names:
+        if name in hub.HUB_MODELS:
+            snapshot = hub.fetch(hub.HUB_MODELS[name], args.allow_unpinned)
+            print(f"{name}: {snapshot.repo}@{snapshot.revision} in {snapshot.path}")
+            continue
         for path in fetch(ASSETS[name], root, args.allow_unpinned):
             print(f"{name}: {path}")
     return 0

@@ -7,7 +7,7 @@ point in another package's metadata, group ``jsac_bench.systems`` /
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bench.errors import BenchError
 from bench.options import check_options
@@ -27,10 +27,20 @@ TRAINERS: Registry = Registry("training recipe", "jsac_bench.trainers")
 # -- systems: family name -> System subclass; `listed` is what `bench systems` shows
 SYSTEMS.register("mixture", "bench.baselines.reference:MixtureSystem", listed=["mixture"])
 SYSTEMS.register("clean", "bench.baselines.reference:CleanSystem", listed=["clean"])
-SYSTEMS.register("codec", "bench.baselines.codec_only:CodecOnlySystem", listed=["codec@1", "codec@2", "codec@8"])
+# `takes_codec`: the family accepts a codec in its name, `fstc-dac@2` = fstc with codec = "dac16k"
+SYSTEMS.register("codec", "bench.baselines.codec_only:CodecOnlySystem", takes_codec=True,
+                 listed=["codec@1", "codec@2", "codec@8", "codec-dac@2", "codec-encodec@3", "codec-mimi@1.1"])
 SYSTEMS.register("sepformer", "bench.baselines.separators.system:SepformerSystem", listed=["sepformer"])
-SYSTEMS.register("fcts", "bench.baselines.pipelines:FCTSSystem", listed=["fcts@1"])
-SYSTEMS.register("fstc", "bench.baselines.pipelines:FSTCSystem", listed=["fstc@1", "fstc@2", "fstc@4", "fstc@8"])
+# hub separators: the sepformer family with `model_dir` preset to the hub id (`preset` options come first)
+SYSTEMS.register("sepformer-libri2mix", "bench.baselines.separators.system:SepformerSystem",
+                 listed=["sepformer-libri2mix"], preset={"model_dir": "speechbrain/sepformer-libri2mix"})
+SYSTEMS.register("sepformer-whamr16k", "bench.baselines.separators.system:SepformerSystem",
+                 listed=["sepformer-whamr16k"], preset={"model_dir": "speechbrain/sepformer-whamr16k"})
+SYSTEMS.register("fcts", "bench.baselines.pipelines:FCTSSystem", takes_codec=True,
+                 listed=["fcts@1", "fcts-encodec@6"])
+SYSTEMS.register("fstc", "bench.baselines.pipelines:FSTCSystem", takes_codec=True,
+                 listed=["fstc@1", "fstc@2", "fstc@4", "fstc@8", "fstc-dac@2", "fstc-dac@4", "fstc-encodec@3",
+                         "fstc-mimi@1.1"])
 SYSTEMS.register("codesep", "bench.systems.codesep.adapter:CodeSepSystem", listed=["codesep"])
 SYSTEMS.register("codesep-noacbg", "bench.systems.codesep.adapter:CodeSepNoACBGSystem", listed=["codesep-noacbg"])
 SYSTEMS.register("codesep-notf", "bench.systems.codesep.adapter:CodeSepNoTFSystem", listed=["codesep-notf"])
@@ -80,6 +90,41 @@ def build_system(spec: "SystemSpec", device: str = "cpu", sample_rate: int = 160
         if spec.where and spec.options:  # a variant's option led here: say which file and table it came from
             raise BenchError(f"{spec.where}: {exc}") from None
         raise
+
+
+def expand_family(family: str) -> tuple[str, dict[str, Any]]:
+    """A family name -> (registered family, options it implies).
+
+    ``sepformer-libri2mix`` -> (itself, its ``preset``); ``fstc-dac`` -> (``fstc``,
+    ``{"codec": "dac16k"}``) when ``fstc`` takes a codec and ``dac`` names one; anything
+    else stays as it is (an unknown family fails later, listing the known ones).
+    """
+    if family in SYSTEMS:
+        return family, dict(SYSTEMS.entry(family).meta.get("preset") or {})
+    head, sep, tail = family.partition("-")
+    if sep and head in SYSTEMS and SYSTEMS.entry(head).meta.get("takes_codec"):
+        from bench.baselines.codecs import canonical_name, is_codec_name
+
+        if is_codec_name(tail):
+            return head, {"codec": canonical_name(tail)}
+    return family, {}
+
+
+def missing_assets(spec: "SystemSpec") -> list[str]:
+    """``bench assets`` names that ``spec`` needs and the cache lacks, judged from files alone."""
+    try:
+        cls = SYSTEMS.entry(spec.family).load()
+        check = getattr(cls, "missing_assets", None)
+        return list(check(**spec.options)) if callable(check) else []
+    except BenchError:
+        return []
+
+
+def run_hint(spec: "SystemSpec") -> str:
+    """The command(s) that fill a row of ``spec``: fetch what is missing, then run it."""
+    assets = missing_assets(spec)
+    fetch = f"bench assets fetch {' '.join(assets)}, then " if assets else ""
+    return f"{fetch}bench run --systems {spec.name}"
 
 
 def build_metric(name: str) -> "Metric":

@@ -162,9 +162,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bench.report.render import to_csv, to_latex, to_markdown, write_table_files
     from bench.report.tables import build_table
 
-    layout = layout_for(args.table, load_config(args.config))
+    config = load_config(args.config)
+    layout = layout_for(args.table, config)
     table = build_table(store, layout, dataset_key or latest_key(store), with_paper=args.paper,
-                        resamples=args.resamples, seed=args.seed)
+                        resamples=args.resamples, seed=args.seed, config=config)
     paths = write_table_files(table, args.out or store.root, ci=args.ci)
     text = {"md": to_markdown(table, args.ci), "csv": to_csv(table), "json": None}.get(args.format)
     print(text if text is not None else table_json(table))
@@ -225,20 +226,15 @@ def cmd_systems(args: argparse.Namespace) -> int:
     from bench.config import load_config, resolve_system_spec
 
     config = load_config(args.config)
-    rows = []
-    for family in SYSTEMS.names():
-        entry = SYSTEMS.entry(family)
-        for name in entry.meta.get("listed", [family]):
-            rows.append((name, family, {}))
-    for name, table in config.systems.items():
-        rows.append((name, str(table["family"]), {k: v for k, v in table.items() if k != "family"}))
+    names = [name for family in SYSTEMS.names() for name in SYSTEMS.entry(family).meta.get("listed", [family])]
+    names += [name for name in config.systems if name not in names]
     print(f"{'system':<26} {'family':<26} {'nominal kbps':>12}  weights")
-    for name, family, options in rows:
+    for name in names:
         spec = resolve_system_spec(name, config)
-        rate = spec.kbps
+        family, rate = spec.family, spec.kbps
         try:
             cls = SYSTEMS.entry(family).load()
-            status = cls.weights_status(**options)
+            status = cls.weights_status(**spec.options)
             rate = rate if rate is not None else cls.fixed_kbps
         except BenchError as exc:
             status = f"unavailable: {exc}"

@@ -58,6 +58,10 @@ class Registry(Generic[T]):
         self._entries[name] = Entry(name, target, meta)
         return target
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (tests register stand-ins and take them away again)."""
+        self._entries.pop(name, None)
+
     def _load_plugins(self) -> None:
         if self._plugins_loaded:
             return

@@ -52,8 +52,10 @@ class FakeCodec(Codec):
 
 
 @pytest.fixture
-def fake_codec(monkeypatch):
-    monkeypatch.setitem(codecs.CODECS, "fake", f"{__name__}:FakeCodec")
+def fake_codec():
+    codecs.CODECS.register("fake", f"{__name__}:FakeCodec")
+    yield
+    codecs.CODECS.unregister("fake")
 
 
 @pytest.fixture(scope="module")

@@ -1,35 +1,85 @@
-"""Speech codecs by name: ``mdct_rvq`` (default, trained here), ``codec2`` and ``opus``.
+"""Speech codecs by name: ``mdct_rvq`` (default, trained here), ``codec2``, ``opus`` and the public
+neural codecs ``dac16k``, ``encodec24k`` and ``mimi`` (short names ``dac``, ``encodec``).
 
-``get_codec("codec2")`` returns a :class:`~bench.baselines.codecs.base.Codec`;
-targets are imported only when asked for, so listing names costs nothing and a
-missing native library only affects the codec that needs it.
+``get_codec("codec2")`` returns a :class:`~bench.baselines.codecs.base.Codec`.  Codecs are
+registered like systems (a :class:`~bench.registry.Registry`; other packages add theirs
+through the entry-point group ``jsac_bench.codecs``); targets are imported only when
+asked for, so listing names costs nothing and a missing native library or weight file
+only affects the codec that needs it.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from bench.errors import BenchError
+from bench.registry import Registry
 
 DEFAULT_CODEC = "mdct_rvq"
-CODECS: dict[str, str] = {
-    "mdct_rvq": "bench.baselines.codecs.mdct_rvq.codec:MDCTRVQCodec",
-    "codec2": "bench.baselines.codecs.codec2:Codec2Codec",
-    "opus": "bench.baselines.codecs.opus:OpusCodec",
-}
+CODECS: Registry = Registry("codec", "jsac_bench.codecs")
+CODECS.register("mdct_rvq", "bench.baselines.codecs.mdct_rvq.codec:MDCTRVQCodec")
+CODECS.register("codec2", "bench.baselines.codecs.codec2:Codec2Codec")
+CODECS.register("opus", "bench.baselines.codecs.opus:OpusCodec")
+CODECS.register("dac16k", "bench.baselines.codecs.dac:DACCodec")
+CODECS.register("encodec24k", "bench.baselines.codecs.encodec:EncodecCodec")
+CODECS.register("mimi", "bench.baselines.codecs.mimi:MimiCodec")
+
+#: short names used in system names (``fstc-dac@2``); resolved before anything is stored
+ALIASES: dict[str, str] = {"dac": "dac16k", "encodec": "encodec24k"}
+
+
+def canonical_name(name: str) -> str:
+    """``dac`` -> ``dac16k``; registered names stay.  Unknown names list the known ones."""
+    name = ALIASES.get(name, name)
+    CODECS.entry(name)  # raises "unknown codec 'x'. Available: …"
+    return name
+
+
+def is_codec_name(name: str) -> bool:
+    """Whether ``name`` is a registered codec or an alias (for the ``fstc-<codec>@b`` grammar)."""
+    return name in ALIASES or name in CODECS
 
 
 def codec_class(name: str) -> type:
-    """The class registered as ``name``; unknown names list the known ones."""
-    try:
-        target = CODECS[name]
-    except KeyError:
-        raise BenchError(f"unknown codec {name!r}. Available: {', '.join(sorted(CODECS))}") from None
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    """The class registered as ``name`` (or an alias of it)."""
+    return CODECS.entry(canonical_name(name)).load()
 
 
 def get_codec(name: str = DEFAULT_CODEC, **options: Any):
-    """Instantiate codec ``name`` (options: e.g. ``device``, ``checkpoint`` for mdct_rvq)."""
+    """Instantiate codec ``name`` (options: e.g. ``device``; ``checkpoint`` for mdct_rvq; ``model`` for hub codecs)."""
     return codec_class(name)(**options)
+
+
+def static_modes(name: str, options: dict[str, Any] | None = None) -> dict[float, Any] | None:
+    """Valid kbps -> mode without loading weights; ``None`` when only an instance can tell.
+
+    Lets a system refuse an unrealisable rate (listing the valid ones) before it looks
+    for weights that may not be here.
+    """
+    name = canonical_name(name)
+    if name == "mdct_rvq":
+        return None if (options or {}).get("checkpoint") else {0.5 * n: n for n in range(1, 17)}
+    if name == "codec2":
+        from bench.baselines.codecs.codec2 import MODES
+        return dict(MODES)
+    if name == "opus":
+        from bench.baselines.codecs.opus import MODES
+        return dict(MODES)
+    known = getattr(codec_class(name), "static_modes", None)
+    return known(**(options or {})) if callable(known) else None
+
+
+def codec_status(name: str, options: dict[str, Any] | None = None) -> str | None:
+    """``present``/``missing: …`` from a codec class that can tell without loading weights, else ``None``."""
+    check = getattr(codec_class(name), "weights_status", None)
+    return check(**(options or {})) if callable(check) else None
+
+
+def required_assets(name: str, options: dict[str, Any] | None = None) -> list[str]:
+    """``bench assets`` names whose files a codec needs and the cache lacks (none for built-in codecs)."""
+    check = getattr(codec_class(name), "missing_assets", None)
+    return list(check(**(options or {}))) if callable(check) else []
+
+
+__all__ = ["ALIASES", "CODECS", "DEFAULT_CODEC", "canonical_name", "codec_class", "codec_status", "get_codec",
+           "is_codec_name", "required_assets", "static_modes"]

@@ -1,23 +1,29 @@
 """The ``sepformer`` system: separation only, nothing transmitted (the paper's "+∞" row).
 
 ``model_dir`` (option, e.g. from ``bench.toml``) points at any Sepformer in
-speechbrain's pretrained format; without it the project's tiny model shipped in
-``pretrained/sepformer-tiny`` is used.  A model trained at another rate (the public
-``speechbrain/sepformer-libri2mix`` runs at 8 kHz) is resampled around, and the
-config records both rates, so the run manifest says what happened.
+speechbrain's pretrained format, or names one on the Hugging Face hub
+(``speechbrain/sepformer-libri2mix``), which is then read from the local hub cache at
+its pinned commit (:mod:`bench.hub`; ``bench assets fetch sepformer-libri2mix`` puts it
+there); without it the project's tiny model shipped in ``pretrained/sepformer-tiny`` is
+used.  A model trained at another rate (the public ``speechbrain/sepformer-libri2mix``
+runs at 8 kHz) is resampled around, and the config records both rates and, for a hub
+model, the repository and commit, so the run manifest says what happened.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import yaml
 
 from bench.errors import BenchError
 from bench.records import LoadedMixture, Separation
 from bench.system import System
+
+if TYPE_CHECKING:
+    from bench.hub import Snapshot
 
 DEFAULT_MODEL = "sepformer-tiny"
 
@@ -28,7 +34,27 @@ def default_model_dir() -> Path:
 
 
 def resolve_model_dir(model_dir: "str | Path | None") -> Path:
-    return default_model_dir() if model_dir in (None, "") else Path(str(model_dir)).expanduser()
+    """The directory a ``model_dir`` option means: the shipped model, a local path, or a cached hub snapshot."""
+    return locate(model_dir).path
+
+
+def locate(model_dir: "str | Path | None") -> "Snapshot":
+    """Where the separator's files are; a hub id not in the cache is one line naming the fetch command."""
+    from bench.hub import SEPFORMER_FILES, Snapshot, is_hub_id, resolve
+
+    if model_dir in (None, ""):
+        return Snapshot(default_model_dir())
+    if is_hub_id(str(model_dir)):
+        return resolve(str(model_dir), SEPFORMER_FILES, what="separator")
+    return Snapshot(Path(str(model_dir)).expanduser())
+
+
+def separator_assets(model_dir: "str | Path | None") -> list[str]:
+    """``bench assets`` names of a hub separator that the cache lacks (``[]`` for local directories)."""
+    from bench.hub import by_repo, is_hub_id, status
+
+    known = by_repo(str(model_dir)) if model_dir and is_hub_id(str(model_dir)) else None
+    return [known.name] if known is not None and status(known) != "present" else []
 
 
 def peek_hparams(model_dir: Path) -> dict[str, Any]:
@@ -55,13 +81,16 @@ def peek_hparams(model_dir: Path) -> dict[str, Any]:
     return {k: v for k, v in data.items() if isinstance(v, (int, float, str, bool))}
 
 
-def separator_config(model_dir: Path, rate: int) -> dict[str, Any]:
-    """What the manifest should say about a separator: its rate and the resampling around it."""
+def separator_config(model_dir: Path, rate: int, snapshot: "Snapshot | None" = None) -> dict[str, Any]:
+    """What the manifest should say about a separator: its rate, the resampling around it, its hub commit."""
     model_rate = int(peek_hparams(model_dir).get("sample_rate", 0)) or None
     if model_rate is None:
         raise BenchError(f"{model_dir}: hyperparams.yaml has no 'sample_rate'")
     chain = f"{rate}->{model_rate}->{rate} Hz" if model_rate != rate else "none"
-    return {"model": model_dir.name, "model_sample_rate": model_rate, "resampling": chain}
+    config: dict[str, Any] = {"model": model_dir.name, "model_sample_rate": model_rate, "resampling": chain}
+    if snapshot is not None and snapshot.repo is not None:
+        config.update(model=snapshot.repo, revision=snapshot.revision)
+    return config
 
 
 class SeparatorStage:
@@ -70,14 +99,18 @@ class SeparatorStage:
     def __init__(self, model_dir: "str | Path | None", device: str, rate: int, system_name: str) -> None:
         from bench.baselines.separators.sepformer import missing_files
 
-        self.model_dir = resolve_model_dir(model_dir)
+        try:
+            snapshot = locate(model_dir)
+        except BenchError as exc:
+            raise BenchError(f"system {system_name!r}: {exc}") from None
+        self.model_dir = snapshot.path
         absent = missing_files(self.model_dir)
         if absent:
             raise BenchError(f"system {system_name!r}: separator {self.model_dir} is missing "
                              f"{', '.join(p.name for p in absent)}")
         self.device = device
         self.rate = rate
-        self.config = separator_config(self.model_dir, rate)
+        self.config = separator_config(self.model_dir, rate, snapshot)
         self._model = None
 
     def files(self) -> list[Path]:
@@ -103,7 +136,10 @@ def separator_status(model_dir: "str | Path | None") -> str:
     """``present`` or ``missing: …`` for ``bench systems``."""
     from bench.baselines.separators.sepformer import missing_files
 
-    directory = resolve_model_dir(model_dir)
+    try:
+        directory = resolve_model_dir(model_dir)
+    except BenchError as exc:
+        return f"missing: {exc}"
     absent = missing_files(directory)
     if absent:
         return f"missing: {directory} lacks {', '.join(p.name for p in absent)}"
@@ -132,6 +168,10 @@ class SepformerSystem(System):
     @classmethod
     def weights_status(cls, **options: Any) -> str:
         return separator_status(options.get("model_dir"))
+
+    @classmethod
+    def missing_assets(cls, **options: Any) -> list[str]:
+        return separator_assets(options.get("model_dir"))
 
     def separate(self, batch: Sequence[LoadedMixture]) -> list[Separation]:
         estimates = self.stage.separate([item.mixture for item in batch], self.max_batch_size)

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -22,6 +22,9 @@ from bench.errors import BenchError
 from bench.report.layouts import Column, TableLayout, row_label
 from bench.report.stats import MixtureParts, bootstrap_ci, paired_wilcoxon
 from bench.store import OK, UNAVAILABLE, FAILED, Store
+
+if TYPE_CHECKING:
+    from bench.config import BenchConfig
 
 
 @dataclass
@@ -143,9 +146,20 @@ def _state_note(values: pd.DataFrame, column: Column) -> str | None:
     return f"{column.label.split(' ')[0]} {state}: {reason}"
 
 
+def _run_hint(system: str, config: "BenchConfig | None") -> str:
+    """``bench run --systems X``, preceded by ``bench assets fetch …`` when its public weights are absent."""
+    from bench.catalog import run_hint
+    from bench.config import BenchConfig, resolve_system_spec
+
+    try:
+        return run_hint(resolve_system_spec(system, config or BenchConfig()))
+    except BenchError:
+        return f"bench run --systems {system}"
+
+
 # -- the table -------------------------------------------------------------------------------
 def build_table(store: Store, layout: TableLayout, dataset_key: str, *, with_paper: bool = False,
-                resamples: int = 2000, seed: int = 0) -> Table:
+                resamples: int = 2000, seed: int = 0, config: "BenchConfig | None" = None) -> Table:
     names = store.frame("SELECT name, spec_json FROM datasets WHERE dataset_key=?", (dataset_key,))
     dataset_name = names["name"].iloc[0] if len(names) else dataset_key[:12]
     condition = _segment(names["spec_json"].iloc[0]) if len(names) else "full"
@@ -163,7 +177,7 @@ def build_table(store: Store, layout: TableLayout, dataset_key: str, *, with_pap
         row = Row(row_label(system), system, key)
         table.rows.append(row)
         if key is None:
-            row.hint = f"not run on this dataset: bench run --systems {system}"
+            row.hint = f"not run on this dataset: {_run_hint(system, config)}"
             for column in layout.columns:
                 cell = row.cells[column.label] = Cell(
                     published=_published(layout.key, system, column.published, condition) if with_paper else None)
