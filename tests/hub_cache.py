@@ -31,7 +31,10 @@ def put_in_hub_cache(cache: Path, repo: str, revision: str, folder: Path, *, mai
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         blob = blobs / digest
         if not blob.exists():
-            shutil.copyfile(path, blob)
+            try:  # a hard link: large test weights are not copied twice
+                os.link(path, blob)
+            except OSError:
+                shutil.copyfile(path, blob)
         link = snapshot / path.name
         if link.is_symlink() or link.exists():
             link.unlink()
