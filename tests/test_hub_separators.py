@@ -1,6 +1,6 @@
 """Hub separators by name: ``model_dir = "speechbrain/sepformer-libri2mix"`` (or the system
 ``sepformer-libri2mix``) read from a Hugging Face cache laid out as huggingface_hub lays it out,
-with the upstream repositories' ``hyperparams.yaml`` layouts (``tests/artifacts/upstream_hparams``)
+with the upstream repositories' ``hyperparams.yaml`` layouts (``tests/upstream_hparams``)
 and random weights of the published size, compared with speechbrain's own ``SepformerSeparation``."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from bench.errors import BenchError
 sys.path.insert(0, str(Path(__file__).parent))
 from hub_cache import put_in_hub_cache  # noqa: E402
 
-UPSTREAM = Path(__file__).parent / "artifacts" / "upstream_hparams"
+UPSTREAM = Path(__file__).parent / "upstream_hparams"
 REPOS = {"sepformer-libri2mix": 8000, "sepformer-whamr16k": 16000}
 
 
