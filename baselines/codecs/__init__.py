@@ -65,20 +65,23 @@ def static_modes(name: str, options: dict[str, Any] | None = None) -> dict[float
     if name == "opus":
         from bench.baselines.codecs.opus import MODES
         return dict(MODES)
-    known = getattr(codec_class(name), "static_modes", None)
-    return known(**(options or {})) if callable(known) else None
+    return _hook(name, "static_modes", options, None)
 
 
 def codec_status(name: str, options: dict[str, Any] | None = None) -> str | None:
     """``present``/``missing: …`` from a codec class that can tell without loading weights, else ``None``."""
-    check = getattr(codec_class(name), "weights_status", None)
-    return check(**(options or {})) if callable(check) else None
+    return _hook(name, "weights_status", options, None)
 
 
 def required_assets(name: str, options: dict[str, Any] | None = None) -> list[str]:
     """``bench assets`` names whose files a codec needs and the cache lacks (none for built-in codecs)."""
-    check = getattr(codec_class(name), "missing_assets", None)
-    return list(check(**(options or {}))) if callable(check) else []
+    return list(_hook(name, "missing_assets", options, []))
+
+
+def _hook(name: str, method: str, options: dict[str, Any] | None, default: Any) -> Any:
+    """A :class:`Codec` classmethod that needs no weights; plugin codecs without it give ``default``."""
+    hook = getattr(codec_class(name), method, None)
+    return hook(**(options or {})) if callable(hook) else default
 
 
 __all__ = ["ALIASES", "CODECS", "DEFAULT_CODEC", "canonical_name", "codec_class", "codec_status", "get_codec",

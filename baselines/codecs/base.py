@@ -36,6 +36,22 @@ class Codec(ABC):
     #: rate the codec works at internally (codec2: 8 kHz, resampled on the way in and out)
     native_rate: ClassVar[int] = 16000
 
+    # -- without an instance (no weights read): rate checks and `bench systems` -------------------
+    @classmethod
+    def static_modes(cls, **options: Any) -> dict[float, Hashable] | None:
+        """The rates :meth:`modes` would give for these options, if known without loading; else ``None``."""
+        return None
+
+    @classmethod
+    def weights_status(cls, **options: Any) -> str | None:
+        """``present`` / ``missing: …`` judged from files alone; ``None``: build the codec to find out."""
+        return None
+
+    @classmethod
+    def missing_assets(cls, **options: Any) -> list[str]:
+        """``bench assets fetch`` names of weights these options need and the cache lacks."""
+        return []
+
     # -- operating points -------------------------------------------------------------------------
     @abstractmethod
     def modes(self) -> dict[float, Hashable]:
