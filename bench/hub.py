@@ -11,8 +11,9 @@ table's system config says they are.
 
 Each :class:`HubModel` pins a commit hash.  The hashes below could not be read from the
 hub here (no connection); they are the commits that public code pinning the same
-repositories records (several independent projects for the codecs, one for each
-separator, whose hyperparams history on the hub ends at that commit).  If a pin is wrong
+repositories records (several independent projects for the codecs and
+``sepformer-whamr16k``; one for ``sepformer-libri2mix``, whose ``hyperparams.yaml``
+history on the hub ends at a commit of that prefix).  If a pin is wrong
 ``fetch`` fails with one line and nothing is cached under it.  A model without a pin is
 downloaded only with ``--allow-unpinned``: trust on first use, as for ``bench assets``'
 files.  The commit it got is printed and recorded (``$JSAC_BENCH_CACHE/hub/<name>.revision``)

@@ -33,8 +33,9 @@ class Codec(ABC):
     name: ClassVar[str]
     #: rate of the waves ``encode`` takes and ``decode`` returns
     sample_rate: ClassVar[int] = 16000
-    #: rate the codec works at internally (codec2: 8 kHz, resampled on the way in and out)
-    native_rate: ClassVar[int] = 16000
+    #: rate the codec works at internally (codec2: 8 kHz, resampled on the way in and out); a class
+    #: default that a codec whose rate comes with its weights (the hub codecs) sets per instance
+    native_rate: int = 16000
 
     # -- without an instance (no weights read): rate checks and `bench systems` -------------------
     @classmethod
