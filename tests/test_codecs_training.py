@@ -29,7 +29,7 @@ def make_tree(root: Path) -> Path:
 def args_for(data: Path, out: Path, steps: int, export: Path | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     recipe.add_arguments(parser)
-    argv = ["--data", str(data), "--out", str(out), "--steps", str(steps), "--threads", "1"]
+    argv = ["--config", "tiny", "--data", str(data), "--out", str(out), "--steps", str(steps), "--threads", "1"]
     return parser.parse_args(argv + (["--export", str(export)] if export else []))
 
 

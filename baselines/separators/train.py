@@ -20,7 +20,7 @@ DESCRIPTION = "train a Sepformer separator (PIT SI-SNR, dynamic mixing), saved i
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``bench train separator``; unset ones take the preset's value."""
     parser.description = DESCRIPTION
-    parser.add_argument("--config", choices=("tiny", "paper"), default="tiny",
+    parser.add_argument("--config", choices=("tiny", "small", "paper"), default="small",
                         help="architecture and schedule preset (paper = speechbrain's Libri2Mix recipe)")
     parser.add_argument("--data", required=True, help="training data root (holds Libri2Mix/)")
     parser.add_argument("--split", default="train", help="split of --data to train on (default: train)")

@@ -48,6 +48,7 @@ SCHEDULES: dict[str, Schedule] = {
     # speechbrain's recipe: Adam 1.5e-4, batch 1, clip 5 (plateau halving replaced by cosine decay)
     "paper": Schedule(steps=200_000, batch_size=1, segment=4.0, lr=1.5e-4, eval_every=2000),
     "tiny": Schedule(steps=1200, batch_size=4, segment=2.0, lr=1e-3, eval_every=100, warmup=50),
+    "small": Schedule(steps=20_000, batch_size=4, segment=1.5, lr=1e-3, eval_every=250, warmup=200),
 }
 
 

@@ -61,6 +61,8 @@ class TrainConfig:
     mel_weight: float = 15.0        # multi-resolution log-mel L1
     spec_weight: float = 1.0        # multi-resolution log-magnitude L1
     mdct_weight: float = 5.0        # MDCT-domain L1 on compressed coefficients
+    snr_weight: float = 0.0         # waveform SNR term (dB): the MDCT is orthogonal, so this is also the
+                                    # signed-coefficient MSE; without it the signs are never learned
     commit_weight: float = 0.25
     adversarial: bool = False       # multi-period + multi-resolution discriminators
     adv_weight: float = 1.0
@@ -78,6 +80,14 @@ CONFIGS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(
         model=ModelConfig(channels=64, latent_channels=160, encoder_depth=(1, 3), decoder_depth=(3, 1)),
         batch_size=8, max_steps=3000, warmup_steps=100, log_every=20, checkpoint_every=100,
+    ),
+    # the shipped codec: wider and deeper than tiny, with the signed-coefficient (SNR) term and
+    # batches large enough for the 1024-entry EMA codebooks; a few CPU hours, minutes on a GPU
+    "small": TrainConfig(
+        model=ModelConfig(channels=96, latent_channels=256, encoder_depth=(1, 3), decoder_depth=(3, 1),
+                          codebook_dim=64),
+        batch_size=12, learning_rate=1e-3, max_steps=30_000, warmup_steps=300, snr_weight=1.0,
+        log_every=25, checkpoint_every=250,
     ),
     # MDCTCodec-sized backbone with the adversarial loss; needs a GPU and days
     "paper": TrainConfig(

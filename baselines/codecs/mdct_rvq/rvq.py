@@ -19,15 +19,22 @@ class EMAVectorQuantizer(nn.Module):
     """One VQ stage: codebook W_n [M, K] updated by exponential moving averages (k-means online).
 
     EMA updates need no codebook loss and are robust on small batches; codes unused
-    for long (EMA count below ``dead_threshold``) are restarted on random residuals of
-    the current batch so the whole codebook (all 10 bits) stays in use.
+    for long are restarted on random residuals of the current batch so the whole
+    codebook (all 10 bits) stays in use.
+
+    "Unused for long" is *relative*: a code is dead when its EMA count falls below
+    ``dead_ratio`` times the mean count. An absolute threshold (the previous 0.5)
+    silently broke small-batch training: with ~400 vectors per step over M = 1024
+    codes the mean count itself is ~0.4, so almost every code was "dead" and
+    re-drawn at every step, and the codebooks never converged (the reason the
+    first codec stopped improving after 2-4 stages).
     """
 
-    def __init__(self, codebook_size: int, dim: int, decay: float = 0.99, dead_threshold: float = 0.5,
+    def __init__(self, codebook_size: int, dim: int, decay: float = 0.99, dead_ratio: float = 0.03,
                  eps: float = 1e-5) -> None:
         super().__init__()
-        self.codebook_size, self.dim, self.decay, self.dead_threshold, self.eps = (
-            codebook_size, dim, decay, dead_threshold, eps)
+        self.codebook_size, self.dim, self.decay, self.dead_ratio, self.eps = (
+            codebook_size, dim, decay, dead_ratio, eps)
         self.register_buffer("codebook", torch.randn(codebook_size, dim) * 0.01)
         self.register_buffer("cluster_size", torch.ones(codebook_size))
         self.register_buffer("embed_sum", self.codebook.clone())
@@ -66,13 +73,14 @@ class EMAVectorQuantizer(nn.Module):
         total = self.cluster_size.sum()
         smoothed = (self.cluster_size + self.eps) / (total + self.codebook_size * self.eps) * total
         self.codebook.copy_(self.embed_sum / smoothed[:, None])
-        dead = self.cluster_size < self.dead_threshold
+        mean_count = total / self.codebook_size
+        dead = self.cluster_size < self.dead_ratio * mean_count
         n_dead = int(dead.sum())
         if n_dead:
             picks = r[torch.randint(0, r.shape[0], (n_dead,), device=r.device)]
             self.codebook[dead] = picks
-            self.embed_sum[dead] = picks
-            self.cluster_size[dead] = 1.0
+            self.embed_sum[dead] = picks * mean_count
+            self.cluster_size[dead] = mean_count
 
 
 class ResidualVQ(nn.Module):

@@ -14,7 +14,7 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", choices=("tiny", "paper"), default="tiny", help="model/training preset")
+    parser.add_argument("--config", choices=("tiny", "small", "paper"), default="small", help="model/training preset")
     parser.add_argument("--data", required=True, metavar="DIR",
                         help="training audio: a Libri2Mix-format tree (its s1/s2 folders are used) or LibriSpeech")
     parser.add_argument("--out", metavar="DIR", default=None, help="run folder (default: runs/codec-<config>)")

@@ -1,6 +1,7 @@
 """The training loop behind ``bench train codec`` (imported lazily by train.py).
 
-Loss (generator):  15 L_mel + L_spec + 5 L_MDCT + 0.25 L_commit  [+ L_adv + 2 L_feat in ``paper``]
+Loss (generator):  15 L_mel + L_spec + 5 L_MDCT + w_snr L_SNR + 0.25 L_commit  [+ L_adv + 2 L_feat in ``paper``]
+(w_snr = 1 in ``small``; L_SNR is the waveform SNR in dB, i.e. the signed-coefficient error)
 with quantiser dropout drawing N'_b per item, EMA codebooks updated inside the
 forward pass, AdamW with linear warm-up and cosine decay.
 """
@@ -21,12 +22,12 @@ import torch
 from bench.baselines.codecs.mdct_rvq.checkpoint import atomic_save, export_weights
 from bench.baselines.codecs.mdct_rvq.config import CONFIGS, TrainConfig
 from bench.baselines.codecs.mdct_rvq.data import SegmentSampler, find_training_files
-from bench.baselines.codecs.mdct_rvq.losses import MultiResolutionSpectralLoss, mdct_loss
+from bench.baselines.codecs.mdct_rvq.losses import MultiResolutionSpectralLoss, mdct_loss, snr_loss
 from bench.baselines.codecs.mdct_rvq.model import MDCTRVQModel
 
 log = logging.getLogger(__name__)
-LOG_FIELDS = ["step", "elapsed_s", "loss", "mel", "spec", "mdct", "commit", "adv", "feat", "disc", "lr",
-              "val_mel_1", "val_mel_4", "val_mel_16"]
+LOG_FIELDS = ["step", "elapsed_s", "loss", "mel", "spec", "mdct", "snr", "commit", "adv", "feat", "disc", "lr",
+              "val_mel_1", "val_mel_4", "val_mel_16", "val_snr_1", "val_snr_4", "val_snr_16"]
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -50,13 +51,16 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
 @torch.no_grad()
 def validation_mel(model: MDCTRVQModel, spectral: MultiResolutionSpectralLoss, batch: torch.Tensor
                    ) -> dict[str, float]:
-    """Mel L1 of held-out crops decoded with 1, 4 and 16 stages (should fall with the stage count)."""
+    """Mel L1 and SNR (dB) of held-out crops decoded with 1, 4 and 16 stages (should improve with stages)."""
     model.eval()
     out = {}
     for stages in (1, 4, model.cfg.num_stages):
         tokens = model.encode_tokens(batch, stages)
-        mel, _ = spectral(model.decode_tokens(tokens, batch.shape[-1]), batch)
-        out[f"val_mel_{stages if stages in (1, 4) else 16}"] = float(mel)
+        decoded = model.decode_tokens(tokens, batch.shape[-1])
+        mel, _ = spectral(decoded, batch)
+        label = stages if stages in (1, 4) else 16
+        out[f"val_mel_{label}"] = float(mel)
+        out[f"val_snr_{label}"] = -float(snr_loss(decoded, batch))
     model.train()
     return out
 
@@ -144,8 +148,11 @@ def train(args: argparse.Namespace) -> int:
             wave_hat, predicted, target, commit = model(wave, stages)
             mel, spec = spectral(wave_hat, wave)
             l_mdct = mdct_loss(predicted, target)
-            loss = cfg.mel_weight * mel + cfg.spec_weight * spec + cfg.mdct_weight * l_mdct + cfg.commit_weight * commit
-            terms = {"mel": mel.item(), "spec": spec.item(), "mdct": l_mdct.item(), "commit": commit.item()}
+            l_snr = snr_loss(wave_hat, wave)
+            loss = (cfg.mel_weight * mel + cfg.spec_weight * spec + cfg.mdct_weight * l_mdct
+                    + cfg.snr_weight * l_snr + cfg.commit_weight * commit)
+            terms = {"mel": mel.item(), "spec": spec.item(), "mdct": l_mdct.item(), "snr": l_snr.item(),
+                     "commit": commit.item()}
             if critics is not None and step >= cfg.adv_start_step:
                 from bench.baselines.codecs.mdct_rvq.discriminators import discriminator_loss, generator_losses
 
