@@ -151,7 +151,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bench.store import open_existing
 
     store = open_existing(args.results)
-    dataset_key = resolve_dataset_key(store, args.dataset)
+    dataset_key = store.find_dataset(args.dataset)
     if args.table is None:
         from bench.report.plain import build_plain_report, render
 
@@ -194,7 +194,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from bench.store import open_existing
 
     store = open_existing(args.results)
-    dataset_key = resolve_dataset_key(store, args.dataset) or latest_key(store)
+    dataset_key = store.find_dataset(args.dataset) or latest_key(store)
     out_dir = args.out or store.root
     if args.plot == "rate-quality":
         from bench.report.plots import DEFAULT_RATE_METRICS
@@ -208,17 +208,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
                               kind=args.kind)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
-
-
-def resolve_dataset_key(store, prefix: str | None) -> str | None:
-    if prefix is None:
-        return None
-    keys = store.frame("SELECT dataset_key, name FROM datasets")
-    hits = keys[keys["dataset_key"].str.startswith(prefix) | (keys["name"] == prefix)]
-    if len(hits) != 1:
-        known = ", ".join(f"{k[:12]} ({n})" for k, n in zip(keys["dataset_key"], keys["name"]))
-        raise BenchError(f"--dataset {prefix!r} matches {len(hits)} stored datasets; known: {known or 'none'}")
-    return str(hits["dataset_key"].iloc[0])
 
 
 def cmd_systems(args: argparse.Namespace) -> int:

@@ -134,10 +134,7 @@ def score_stored(request: RunRequest, dataset, store: Store) -> int:
     if request.shard is not None:
         dataset = ShardView(dataset, *request.shard)
     dataset_key = dataset.fingerprint
-    stored = store.frame(
-        "SELECT s.name, p.system_key, MAX(p.created) AS last FROM separations p JOIN systems s USING (system_key) "
-        "WHERE p.dataset_key=? GROUP BY s.name, p.system_key ORDER BY last", (dataset_key,))
-    keys = dict(zip(stored["name"], stored["system_key"]))
+    keys = store.system_keys(dataset_key)
     if not keys:
         raise BenchError(f"{store.db_path}: no stored estimates for dataset {dataset.name}; run `bench run` first")
     names = list(request.systems) or list(keys)

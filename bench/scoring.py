@@ -227,9 +227,7 @@ def _plan(dataset, systems, metrics: Sequence[Metric], store: Store, dataset_key
             if pending:
                 sep = store.separation(dataset_key, system_key, mid)
                 by_mixture.setdefault(mid, []).append(SystemWork(system_key, sep, pending))
-    nominal = {key: kbps for key, kbps in store.frame(
-        "SELECT system_key, nominal_kbps FROM systems").itertuples(index=False)}
-    nominal = {k: (None if v is None or v != v else float(v)) for k, v in nominal.items()}
+    nominal = store.nominal_kbps()
     return [Task(m, by_mixture[m.mixture_id], store.transcripts(dataset_key, m.mixture_id), nominal)
             for m in dataset.mixtures if m.mixture_id in by_mixture]
 
@@ -286,8 +284,7 @@ class BackgroundScorer:
         self.runnable = tuple(n for n, m in metrics.items() if m.unavailable_reason() is None)
         self.limit = 2 * jobs
         self.in_flight: set[Future] = set()
-        self.nominal = {k: (None if v is None or v != v else float(v)) for k, v in store.frame(
-            "SELECT system_key, nominal_kbps FROM systems").itertuples(index=False)}
+        self.nominal = store.nominal_kbps()
         self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_init_worker,
                                         initargs=(dataset, store.root, self.runnable, threads))
         self.bar = progress_bar(0, desc="metrics (alongside)")
@@ -297,7 +294,8 @@ class BackgroundScorer:
     def submit(self, system_key: str, mixture_ids: Sequence[str]) -> None:
         if not self.runnable:
             return
-        self.nominal.setdefault(system_key, self._nominal(system_key))
+        if system_key not in self.nominal:  # registered after this scorer started
+            self.nominal = self.store.nominal_kbps()
         for mid in mixture_ids:
             sep = self.store.separation(self.dataset_key, system_key, mid)
             task = Task(self.by_id[mid], [SystemWork(system_key, sep, self.runnable)],
@@ -306,11 +304,6 @@ class BackgroundScorer:
             self.in_flight.add(self.pool.submit(run_task, task))
             self.bar.total += 1
             self.bar.refresh()
-
-    def _nominal(self, system_key: str) -> float | None:
-        frame = self.store.frame("SELECT nominal_kbps FROM systems WHERE system_key=?", (system_key,))
-        value = None if frame.empty else frame["nominal_kbps"].iloc[0]
-        return None if value is None or value != value else float(value)
 
     def _drain(self, limit: int) -> None:
         while len(self.in_flight) > limit:

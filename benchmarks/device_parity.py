@@ -42,8 +42,7 @@ def frames(results: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     key = store.latest_dataset_key()
     assert key is not None
     metrics, seps = store.metric_frame(key), store.separation_frame(key)
-    files = store.frame("SELECT s.name AS system, e.mixture_id, e.output_index, e.path FROM estimates e "
-                        "JOIN systems s USING (system_key) WHERE e.dataset_key=?", (key,))
+    files = store.estimate_files(key)
     files["path"] = [str(store.resolve(p)) for p in files.path]
     store.close()
     return metrics, seps, files

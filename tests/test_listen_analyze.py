@@ -21,7 +21,6 @@ from scipy import stats as sps
 from test_listen_support import Batch, export_batch, make_store
 
 from bench.cli import main
-from bench.listen.storage import load_listening_results
 from bench.store import Store
 
 def read_review(path: Path) -> dict[str, dict[str, str]]:
@@ -119,7 +118,7 @@ def test_nabx_analysis_screens_and_reports(results: Path, tmp_path: Path, capsys
     assert n == (12 + 1 + 1 + 1) * 8  # used: 12 good workers, WOLD, WDUP's first, WMANY's first
 
     store = Store(results)
-    table = load_listening_results(store)
+    table = store.listening_results()
     store.close()
     row = table[(table["test"] == "nabx") & (table["batch"] == "Batch_5551234")].iloc[0]
     assert (row["system"], row["other"], row["n"]) == ("clean", "mixture", n)
@@ -142,7 +141,7 @@ def test_nabx_analysis_screens_and_reports(results: Path, tmp_path: Path, capsys
     assert main(["listen", "analyze", "--results", str(path), "--key", str(out / "secret" / "SECRET_key.csv"),
                  "--store", str(results)]) == 0
     store = Store(results)
-    again = load_listening_results(store)
+    again = store.listening_results()
     store.close()
     assert len(again[again["batch"] == "Batch_5551234"]) == 1
 
@@ -189,7 +188,7 @@ def test_nmos_analysis_means_and_intervals(results: Path, tmp_path: Path, capsys
     assert sum(r["Approve"] == "x" for r in review.values()) == 12
 
     store = Store(results)
-    table = load_listening_results(store)
+    table = store.listening_results()
     store.close()
     rows = table[(table["batch"] == "Batch_77") & (table["test"] == "nmos")].set_index("system")
     for system, data in ratings.items():
@@ -209,7 +208,7 @@ def test_nmos_analysis_means_and_intervals(results: Path, tmp_path: Path, capsys
     assert main(["listen", "analyze", "--results", str(path), "--key", str(out / "secret" / "SECRET_key.csv"),
                  "--store", str(results), "--out", str(review_path), "--ci", "crowdmos"]) == 0
     store = Store(results)
-    table = load_listening_results(store)
+    table = store.listening_results()
     store.close()
     crowd = table[table["batch"] == "Batch_77"].set_index("system")
     assert set(crowd["ci_method"]) == {"crowdmos"}

@@ -36,7 +36,6 @@ from test_listen_support import export_batch, make_store
 from bench.errors import BenchError
 from bench.listen.lab_batch import LabBatch, LabError
 from bench.listen.screening import token_of
-from bench.listen.storage import load_listening_results
 from bench.store import Store
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -250,7 +249,7 @@ def test_two_listeners_a_killed_server_and_the_analysis(lab, tmp_path: Path, cap
     assert "4 assignments: 4 used (2 listeners), 0 to reject" in console
     v = np.array(one.votes + two.votes, dtype=float)
     store = Store(results)
-    table = load_listening_results(store)
+    table = store.listening_results()
     store.close()
     row = table[table["batch"] == server.results.name.split("_batch_results")[0]].iloc[0]
     assert (row["system"], row["other"], row["n"], row["n_workers"]) == ("clean", "mixture", 8, 2)

@@ -25,7 +25,6 @@ from scipy import stats as sps
 from test_listen_support import Batch, export_batch, make_store
 
 from bench.cli import main
-from bench.listen.storage import load_listening_results
 from bench.store import Store
 
 COMMENT = 'Très bien, "clear" –\nsecond line: ñ, 日本語, 😀'
@@ -174,7 +173,7 @@ def test_messy_batch_under_both_policies(messy, policy: str, capsys):
     p_t = sps.ttest_1samp(v, 0.0).pvalue
     p_binomial = sps.binomtest(first, first + second, 0.5).pvalue
     store = Store(results)
-    table = load_listening_results(store)
+    table = store.listening_results()
     store.close()
     row = table[table["batch"] == "Batch_4400018"].iloc[0]
     assert (row["system"], row["other"], row["n"]) == ("clean", "mixture", len(v))
@@ -232,7 +231,7 @@ def test_results_without_play_columns_are_refused(messy, capsys):
     assert main(args + ["--no-play-check"]) == 0
     capsys.readouterr()
     store = Store(results)
-    table = load_listening_results(store)
+    table = store.listening_results()
     store.close()
     row = table[table["batch"] == "Batch_4400019"].iloc[0]
     assert row["n"] == sum(len(votes[name]) for name in KEPT["worker"])

@@ -168,13 +168,11 @@ def test_rate_quality_plot(store: Store, capsys):
 
 
 def test_listening_results_fill_mos_and_abx_tables(tmp_path: Path):
-    from bench.listen.storage import save_listening_results
-
     store = Store(tmp_path / "results")
-    save_listening_results(store, "B1", "nmos", [
+    store.save_listening_results("B1", "nmos", [
         {"system": "codesep", "other": "", "n": 400, "mean": 3.61, "ci_low": 3.52, "ci_high": 3.70},
         {"system": "fstc@1", "other": "", "n": 400, "mean": 3.2, "ci_low": 3.1, "ci_high": 3.3}])
-    save_listening_results(store, "B2", "nabx", [
+    store.save_listening_results("B2", "nabx", [
         {"system": "fstc@2", "other": "codesep", "n": 300, "pref_system": 40.0, "pref_other": 55.0,
          "pref_np": 5.0, "p_ttest": 0.004, "p_sign": 0.003}])
     store.register_dataset("d" * 64, "synthetic", {}, 1)

@@ -6,7 +6,8 @@ loudness-normalised audio, an AMT batch-input CSV, the HIT page and a secret key
 AMT's results format; ``bench listen analyze`` screens the results P.808-style
 (per worker by default), computes MOS with confidence intervals or ABX preferences
 with exact p-values, writes AMT's review upload and stores the numbers in the results
-database (:func:`bench.listen.storage.load_listening_results`).
+database (:meth:`bench.store.Store.save_listening_results`; reports read them with
+:meth:`~bench.store.Store.listening_results`).
 
 Modules, one job each: ``design`` (the four tests), ``names`` (file names of an
 export), ``clips`` (audio from the store), ``sampling``, ``blinding``, ``loudness``,
@@ -14,5 +15,5 @@ export), ``clips`` (audio from the store), ``sampling``, ``blinding``, ``loudnes
 ``export``, ``lab_batch`` (lab assignments and answers on disk), ``lab`` (its web
 server), ``amt_csv``, ``items`` (an assignment's answered items), ``screening``,
 ``consistency`` (the per-worker all-same-answer rule), ``review`` (review upload and
-summary), ``stats``, ``storage``, ``analyze``, ``command`` (CLI).
+summary), ``stats``, ``analyze``, ``command`` (CLI).
 """

@@ -152,12 +152,11 @@ def analyze(request: AnalyzeRequest) -> Analysis:
         row["exclude_policy"] = rules.exclude
     analysis = Analysis(design, batch, screened, rows, gold, upload, summary, rules=rules)
     if request.store is not None and (Path(request.store) / "bench.sqlite").exists():
-        from bench.listen.storage import save_listening_results
         from bench.store import Store
 
         store = Store(request.store)
         try:
-            save_listening_results(store, batch, design.name, rows)
+            store.save_listening_results(batch, design.name, rows)
             analysis.stored = True
         finally:
             store.close()

@@ -10,7 +10,6 @@ source files, re-opened from the dataset spec kept in the store's ``datasets`` t
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, fields
 from functools import cached_property
@@ -48,51 +47,40 @@ class StoredClips:
     def __init__(self, store: Store, dataset_key: str) -> None:
         self.store = store
         self.dataset_key = dataset_key
-        row = store.conn.execute("SELECT name, spec_json FROM datasets WHERE dataset_key=?",
-                                 (dataset_key,)).fetchone()
-        if row is None:
+        info = store.dataset(dataset_key)
+        if info is None:
             raise BenchError(f"{store.db_path}: no dataset {dataset_key[:12]} stored")
-        self.dataset_name: str = row[0]
-        self.spec: dict[str, Any] = json.loads(row[1])
+        self.dataset_name: str = info.name
+        self.spec: dict[str, Any] = info.spec
         self._estimates: dict[str, dict[Item, str]] = {}
 
     # -- systems -----------------------------------------------------------------------------
     def system_names(self) -> list[str]:
         """Names of the systems with separations in this dataset."""
-        frame = self.store.frame(
-            "SELECT DISTINCT s.name FROM separations p JOIN systems s USING (system_key) WHERE p.dataset_key=?",
-            (self.dataset_key,))
-        return sorted(frame["name"])
+        return sorted(self.store.system_keys(self.dataset_key))
 
     def system_key(self, name: str) -> str:
         """The configuration of ``name`` most recently separated on this dataset (names can be re-keyed
         when a checkpoint changes; the newest is what a listening test should hear)."""
-        row = self.store.conn.execute(
-            "SELECT p.system_key FROM separations p JOIN systems s USING (system_key) "
-            "WHERE p.dataset_key=? AND s.name=? ORDER BY p.created DESC, p.rowid DESC LIMIT 1",
-            (self.dataset_key, name)).fetchone()
-        if row is None:
+        key = self.store.system_keys(self.dataset_key).get(name)
+        if key is None:
             known = ", ".join(self.system_names()) or "none"
             raise BenchError(f"system {name!r} has no stored estimates on dataset {self.dataset_name} "
                              f"({self.dataset_key[:12]}); stored systems: {known}")
-        return str(row[0])
+        return key
 
     def estimate_paths(self, name: str) -> dict[Item, str]:
         """(mixture, source) -> stored estimate path (relative to the results root)."""
         if name not in self._estimates:
             key = self.system_key(name)
-            seps = self.store.conn.execute(
-                "SELECT mixture_id, permutation FROM separations WHERE dataset_key=? AND system_key=?",
-                (self.dataset_key, key)).fetchall()
-            outs = self.store.conn.execute(
-                "SELECT mixture_id, output_index, path FROM estimates WHERE dataset_key=? AND system_key=?",
-                (self.dataset_key, key)).fetchall()
-            by_output = {(m, int(k)): p for m, k, p in outs}
+            by_output = {(mixture_id, row.output_index): row.path
+                         for mixture_id, rows in self.store.estimate_rows(self.dataset_key, key).items()
+                         for row in rows}
             paths: dict[Item, str] = {}
-            for mixture_id, perm in seps:
-                for source, output in enumerate(json.loads(perm)):
-                    if (mixture_id, int(output)) in by_output:
-                        paths[(mixture_id, source)] = by_output[(mixture_id, int(output))]
+            for mixture_id, perm in self.store.permutations(self.dataset_key, key).items():
+                for source, output in enumerate(perm):
+                    if (mixture_id, output) in by_output:
+                        paths[(mixture_id, source)] = by_output[(mixture_id, output)]
             self._estimates[name] = paths
         return self._estimates[name]
 

@@ -109,9 +109,7 @@ def _check_out(out: Path) -> None:
 
 
 def _dataset_key(store: Store, prefix: str | None) -> str:
-    from bench.cli import resolve_dataset_key
-
-    key = resolve_dataset_key(store, prefix) or store.latest_dataset_key()
+    key = store.find_dataset(prefix) or store.latest_dataset_key()
     if key is None:
         raise BenchError(f"{store.db_path}: no stored estimates (run `bench run` first)")
     return key

@@ -61,19 +61,11 @@ def build_plain_report(store: Store, dataset_key: str | None = None) -> PlainRep
     dataset_key = dataset_key or store.latest_dataset_key()
     if dataset_key is None:
         raise BenchError(f"{store.db_path}: no results yet (run `bench run` first)")
-    names = store.frame("SELECT name FROM datasets WHERE dataset_key=?", (dataset_key,))
-    dataset_name = names["name"].iloc[0] if len(names) else dataset_key[:12]
+    dataset_name = store.dataset_name(dataset_key)
     keys = store.system_keys(dataset_key)
     systems = list(keys)
     name_of = {key: name for name, key in keys.items()}
-    # grouped by key, not joined by name: the covering index answers this without reading the table
-    sums = store.frame(
-        "SELECT system_key, metric, field, SUM(value) AS total, COUNT(value) AS n FROM metric_values "
-        "WHERE dataset_key=? AND status=? GROUP BY system_key, metric, field", (dataset_key, OK))
-    states = store.frame(
-        "SELECT system_key, metric, status, MIN(reason) AS reason, COUNT(*) AS n FROM metric_values "
-        "WHERE dataset_key=? AND status IN (?, ?) GROUP BY system_key, metric, status",
-        (dataset_key, UNAVAILABLE, FAILED))
+    sums, states = store.metric_sums(dataset_key), store.metric_states(dataset_key)
     sums, states = ((f.assign(system=f["system_key"].map(name_of)).dropna(subset=["system"])) for f in (sums, states))
     metrics = list(dict.fromkeys([*sums["metric"], *states["metric"]]))
     columns: list[str] = []

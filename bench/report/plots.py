@@ -46,8 +46,7 @@ def _save(plt, fig, out: Path) -> list[Path]:
 
 def _points(store: Store, dataset_key: str, column: str, resamples: int, seed: int) -> pd.DataFrame:
     records = []
-    families = store.frame("SELECT system_key, family FROM systems")
-    family_of = dict(zip(families["system_key"], families["family"]))
+    family_of = store.system_families()
     for name, key in system_keys(store, dataset_key).items():
         values = _values(store, dataset_key, key)
         part = metric_parts(values[values["status"] == OK], column)

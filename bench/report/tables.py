@@ -114,10 +114,8 @@ def metric_parts(values: pd.DataFrame, column: str) -> MixtureParts | None:
 
 def bitrate_parts(store: Store, dataset_key: str, system_key: str) -> tuple[MixtureParts | None, float | None, bool]:
     """Measured kbps as Σ bits / Σ seconds; (parts, nominal, unbounded)."""
-    frame = store.frame("SELECT mixture_id, payload_bits, seconds FROM separations WHERE dataset_key=? AND "
-                        "system_key=?", (dataset_key, system_key))
-    nominal = store.frame("SELECT nominal_kbps FROM systems WHERE system_key=?", (system_key,))["nominal_kbps"]
-    nominal_kbps = None if nominal.empty or pd.isna(nominal.iloc[0]) else float(nominal.iloc[0])
+    frame = store.payloads(dataset_key, system_key)
+    nominal_kbps = store.nominal_kbps().get(system_key)
     if frame.empty or frame["payload_bits"].isna().all():
         return None, nominal_kbps, True
     frame = frame.dropna(subset=["payload_bits"])
@@ -127,9 +125,7 @@ def bitrate_parts(store: Store, dataset_key: str, system_key: str) -> tuple[Mixt
 
 
 def _values(store: Store, dataset_key: str, system_key: str) -> pd.DataFrame:
-    frame = store.frame(
-        "SELECT mixture_id, source_index, metric, field, value, status, reason FROM metric_values "
-        "WHERE dataset_key=? AND system_key=?", (dataset_key, system_key))
+    frame = store.metric_values(dataset_key, system_key)
     frame["column"] = [f"{m}_{f}" if f else m for m, f in zip(frame["metric"], frame["field"])]
     return frame
 
@@ -160,9 +156,9 @@ def _run_hint(system: str, config: "BenchConfig | None") -> str:
 # -- the table -------------------------------------------------------------------------------
 def build_table(store: Store, layout: TableLayout, dataset_key: str, *, with_paper: bool = False,
                 resamples: int = 2000, seed: int = 0, config: "BenchConfig | None" = None) -> Table:
-    names = store.frame("SELECT name, spec_json FROM datasets WHERE dataset_key=?", (dataset_key,))
-    dataset_name = names["name"].iloc[0] if len(names) else dataset_key[:12]
-    condition = _segment(names["spec_json"].iloc[0]) if len(names) else "full"
+    info = store.dataset(dataset_key)
+    dataset_name = info.name if info is not None else dataset_key[:12]
+    condition = info.segment if info is not None else "full"
     keys = system_keys(store, dataset_key)
     table = Table(layout, dataset_name, list(layout.columns), [], with_paper=with_paper, condition=condition)
     if layout.kind == "abx":
@@ -217,15 +213,6 @@ def build_table(store: Store, layout: TableLayout, dataset_key: str, *, with_pap
     return table
 
 
-def _segment(spec_json: str) -> str:
-    import json
-
-    try:
-        return json.loads(spec_json).get("segment", "full") or "full"
-    except (TypeError, ValueError):
-        return "full"
-
-
 def _significance(table: Table, parts: dict[tuple[str, str], MixtureParts]) -> None:
     reference = table.layout.reference
     if reference is None:
@@ -256,12 +243,8 @@ def _fill_listening(store: Store, cell: Cell, column: Column, system: str) -> No
 
 
 def listening_results(store: Store) -> pd.DataFrame | None:
-    try:
-        from bench.listen.storage import load_listening_results
-    except ImportError:
-        return None
-    frame = load_listening_results(store)
-    return None if frame is None or frame.empty else frame
+    frame = store.listening_results()
+    return None if frame.empty else frame
 
 
 def values_frame(table: Table) -> pd.DataFrame:

@@ -1,15 +1,10 @@
 """The results store: an SQLite database (WAL mode) beside the estimate audio files.
 
-Tables
-  datasets      dataset_key -> name, spec, size
-  systems       system_key  -> name, family, full config, nominal bitrate
-  separations   one row per (dataset, system, mixture): payload bits, seconds, runtime, speaker permutation
-  estimates     one row per (dataset, system, mixture, output): audio path, seconds, payload bits of that output's stream
-  metric_values one row per (dataset, system, mixture, source, metric, version, field): value or a state
-                with reason (source -1: a per-mixture metric such as bitrate)
-  runs          one row per ``bench run``: manifest
-  transcripts   one row per (dataset, system key or 'reference', mixture, source, ASR config): ASR text,
-                so the ASR of a reference runs once per configuration, not once per system
+This package is the only place that speaks SQL (``tests/test_store_boundary.py`` checks it):
+the tables and their migrations are in :mod:`bench.store.schema`, the records in
+:mod:`bench.store.rows`, the reads that reports and listening tests need in
+:mod:`bench.store.reads`, and the table copying behind ``bench merge`` in
+:mod:`bench.store.merging`.
 
 A separation and its estimate rows are inserted in one transaction, after the audio
 files are in place (atomic renames), so a run killed at any moment leaves either the
@@ -19,107 +14,29 @@ complete result of a mixture or nothing of it.  Primary keys make re-runs idempo
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-import pandas as pd
-
 from bench.errors import BenchError
 from bench.paths import child, inside
+from bench.store.merging import copy_database
+from bench.store.reads import ReportReads
+from bench.store.rows import FAILED, OK, UNAVAILABLE, EstimateRow, MetricRow, SeparationRow, now
+from bench.store.schema import (DDL, LISTENING_COLUMNS, LISTENING_TABLE, MIGRATIONS, SCHEMA_VERSION, set_version,
+                                stored_version)
 
 DB_NAME = "bench.sqlite"
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS datasets (
-    dataset_key TEXT PRIMARY KEY, name TEXT NOT NULL, spec_json TEXT NOT NULL,
-    num_mixtures INTEGER NOT NULL, first_seen TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS systems (
-    system_key TEXT PRIMARY KEY, name TEXT NOT NULL, family TEXT NOT NULL,
-    config_json TEXT NOT NULL, nominal_kbps REAL, first_seen TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS separations (
-    dataset_key TEXT NOT NULL, system_key TEXT NOT NULL, mixture_id TEXT NOT NULL,
-    seconds REAL NOT NULL, payload_bits INTEGER, runtime_s REAL NOT NULL,
-    permutation TEXT NOT NULL, info_json TEXT NOT NULL, created TEXT NOT NULL,
-    PRIMARY KEY (dataset_key, system_key, mixture_id));
-CREATE TABLE IF NOT EXISTS estimates (
-    dataset_key TEXT NOT NULL, system_key TEXT NOT NULL, mixture_id TEXT NOT NULL,
-    output_index INTEGER NOT NULL, path TEXT NOT NULL, seconds REAL NOT NULL,
-    sample_rate INTEGER NOT NULL, payload_bits INTEGER,
-    PRIMARY KEY (dataset_key, system_key, mixture_id, output_index));
-CREATE TABLE IF NOT EXISTS metric_values (
-    dataset_key TEXT NOT NULL, system_key TEXT NOT NULL, mixture_id TEXT NOT NULL,
-    source_index INTEGER NOT NULL, metric TEXT NOT NULL, version TEXT NOT NULL,
-    field TEXT NOT NULL, value REAL, status TEXT NOT NULL, reason TEXT,
-    PRIMARY KEY (dataset_key, system_key, mixture_id, source_index, metric, version, field));
--- covering index: per-(system, metric, field) sums for reports without touching the table
-CREATE INDEX IF NOT EXISTS metric_values_by_metric
-    ON metric_values (dataset_key, system_key, metric, field, status, value);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, started TEXT NOT NULL, finished TEXT, manifest_json TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS transcripts (
-    dataset_key TEXT NOT NULL, system_key TEXT NOT NULL, mixture_id TEXT NOT NULL,
-    source_index INTEGER NOT NULL, asr_config TEXT NOT NULL, text TEXT NOT NULL,
-    PRIMARY KEY (dataset_key, system_key, mixture_id, source_index, asr_config));
-"""
 
 #: how long a write waits for another process's lock before giving up with a one-line error
 LOCK_TIMEOUT_S = 60.0
 
-#: metric row states; ``unavailable`` rows are retried whenever the metric becomes available
-OK, FAILED, UNAVAILABLE = "ok", "failed", "unavailable"
 
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class EstimateRow:
-    """An estimate file as stored (one output of one system on one mixture)."""
-
-    output_index: int
-    path: str
-    seconds: float
-    sample_rate: int
-    payload_bits: int | None
-
-
-@dataclass(frozen=True)
-class SeparationRow:
-    """Everything stored about one system's result on one mixture."""
-
-    mixture_id: str
-    seconds: float
-    payload_bits: int | None
-    runtime_s: float
-    permutation: tuple[int, ...]
-    estimates: tuple[EstimateRow, ...]
-    info: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class MetricRow:
-    """One metric value (or state) for one reference source of one mixture."""
-
-    mixture_id: str
-    source_index: int
-    metric: str
-    version: str
-    field: str
-    value: float | None
-    status: str = OK
-    reason: str | None = None
-
-
-class Store:
+class Store(ReportReads):
     """Results directory: ``<root>/bench.sqlite`` plus ``<root>/audio/``."""
 
     def __init__(self, root: Path, lock_timeout: float | None = None) -> None:
@@ -135,7 +52,7 @@ class Store:
             self.conn = sqlite3.connect(self.db_path, timeout=self.lock_timeout, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.executescript(_SCHEMA)
+            self.conn.executescript(DDL)
             self._check_schema()
         except sqlite3.OperationalError as exc:
             raise self._sql_error(exc) from None
@@ -143,11 +60,18 @@ class Store:
             raise BenchError(f"{self.db_path}: not a usable results database ({exc})") from None
 
     def _check_schema(self) -> None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
-            self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) != SCHEMA_VERSION:
-            raise BenchError(f"{self.db_path}: schema version {row[0]}, this bench expects {SCHEMA_VERSION}")
+        """Stamp a new database; bring an older one forward through :data:`~bench.store.schema.MIGRATIONS`."""
+        version = stored_version(self.conn)
+        if version is None:
+            set_version(self.conn, SCHEMA_VERSION)
+            return
+        if version > SCHEMA_VERSION:
+            raise BenchError(f"{self.db_path}: schema version {version}, this bench expects {SCHEMA_VERSION}")
+        if version < SCHEMA_VERSION:
+            with self.transaction() as conn:
+                for step in range(version, SCHEMA_VERSION):
+                    MIGRATIONS[step](conn)
+                set_version(conn, SCHEMA_VERSION)
 
     def _sql_error(self, exc: sqlite3.OperationalError) -> BenchError:
         """SQLite's operational errors (a lock held too long, a read-only file) as one line naming the file."""
@@ -327,6 +251,27 @@ class Store:
                 [(dataset_key, owner, mixture_id, j, config, text) for (owner, j, config), text in texts.items()],
             )
 
+    # -- listening tests ---------------------------------------------------------------------------
+    def save_listening_results(self, batch: str, test: str, rows: Iterable[dict[str, Any]]) -> int:
+        """Replace the rows of (batch, test) with ``rows`` (dicts keyed by :data:`LISTENING_COLUMNS`);
+        re-analysing a batch replaces what its earlier analysis stored."""
+        rows = list(rows)
+        stamp = now()
+        columns = ", ".join(LISTENING_COLUMNS)
+        with self.transaction() as conn:
+            conn.execute(f"DELETE FROM {LISTENING_TABLE} WHERE batch=? AND test=?", (batch, test))
+            conn.executemany(
+                f"INSERT INTO {LISTENING_TABLE} ({columns}) VALUES ({', '.join('?' * len(LISTENING_COLUMNS))})",
+                [tuple(_no_nan({**r, "batch": batch, "test": test, "created": stamp}.get(c))
+                       for c in LISTENING_COLUMNS) for r in rows])
+        return len(rows)
+
+    # -- merging -----------------------------------------------------------------------------------
+    def merge_from(self, db_path: Path) -> tuple[dict[str, int], list[str]]:
+        """Copy another results database's rows in (``bench merge``): rows added per table and its
+        estimate paths; a conflicting row stops it before anything is written."""
+        return copy_database(self.conn, db_path)
+
     # -- runs ----------------------------------------------------------------------------------
     def start_run(self, run_id: str, manifest: dict[str, Any]) -> None:
         with self.transaction() as conn:
@@ -336,42 +281,10 @@ class Store:
         with self.transaction() as conn:
             conn.execute("UPDATE runs SET finished=? WHERE run_id=?", (now(), run_id))
 
-    def system_keys(self, dataset_key: str) -> dict[str, str]:
-        """System name -> key of its most recent results on a dataset.
 
-        A name can own several keys (its checkpoint changed between runs); reports
-        show the newest, never a mix of two configurations.
-        """
-        rows = self.conn.execute(
-            "SELECT s.name, p.system_key, MAX(p.created) AS last, MIN(p.rowid) AS first FROM separations p "
-            "JOIN systems s USING (system_key) WHERE p.dataset_key=? GROUP BY p.system_key ORDER BY last, first",
-            (dataset_key,)).fetchall()
-        return {name: key for name, key, _, _ in rows}
-
-    def latest_dataset_key(self) -> str | None:
-        row = self.conn.execute(
-            "SELECT dataset_key FROM separations ORDER BY created DESC, rowid DESC LIMIT 1"
-        ).fetchone()
-        return row[0] if row else None
-
-    # -- tables for reports ----------------------------------------------------------------------
-    def frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-        return pd.read_sql_query(sql, self.conn, params=list(params))
-
-    def metric_frame(self, dataset_key: str) -> pd.DataFrame:
-        """All metric rows of one dataset joined with system names (one row per value)."""
-        return self.frame(
-            "SELECT s.name AS system, m.system_key, m.mixture_id, m.source_index, m.metric, m.version, m.field, "
-            "m.value, m.status, m.reason FROM metric_values m JOIN systems s USING (system_key) "
-            "WHERE m.dataset_key=?", (dataset_key,),
-        )
-
-    def separation_frame(self, dataset_key: str) -> pd.DataFrame:
-        return self.frame(
-            "SELECT s.name AS system, s.system_key, s.nominal_kbps, p.mixture_id, p.seconds, p.payload_bits, "
-            "p.runtime_s FROM separations p JOIN systems s USING (system_key) WHERE p.dataset_key=?",
-            (dataset_key,),
-        )
+def _no_nan(value: Any) -> Any:
+    """NaN as SQL NULL (an undefined statistic is stored as absent, not as a float that compares unequal)."""
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def _check_writable(root: Path) -> None:
