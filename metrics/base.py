@@ -48,6 +48,15 @@ class MetricInput:
     system_transcript: str | None = None
 
 
+def column_name(metric: str, field: str) -> str:
+    """The report column of a stored (metric, field): ``f"{metric}_{field}"``, or ``metric`` for the empty field.
+
+    The one naming rule: metric classes, the plain report, the paper tables and the plots
+    all call it, so a column is spelt the same everywhere.
+    """
+    return f"{metric}_{field}" if field else metric
+
+
 def field_sums(values: "pd.DataFrame") -> dict[str, tuple[float, int]]:
     """field -> (sum, count) of the non-missing values in a frame of stored rows."""
     grouped = values.dropna(subset=["value"]).groupby("field")["value"]
@@ -173,6 +182,15 @@ class Metric(ABC):
         return {}
 
     @classmethod
+    def saturated(cls, sums: "Mapping[str, tuple[float, int]]") -> dict[str, str]:
+        """Report columns whose every value sits at the metric's ceiling -> why.
+
+        The stored number is a cap, not a measurement, so reports print ``+∞`` with this
+        note (SI-SNRi of the ``clean`` oracle); the metric says so, not the report.
+        """
+        return {}
+
+    @classmethod
     def mixture_parts(cls, values: "pd.DataFrame", column: str) -> "pd.DataFrame":
         """Per-mixture ``num``/``den`` of one column whose corpus value is Σ num / Σ den.
 
@@ -193,7 +211,7 @@ class Metric(ABC):
 
     @classmethod
     def column(cls, field: str) -> str:
-        return f"{cls.name}_{field}" if field else cls.name
+        return column_name(cls.name, field)
 
     @classmethod
     def columns(cls) -> list[str]:

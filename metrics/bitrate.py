@@ -10,10 +10,12 @@ measured bitrate is empty and the report says why.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
+from typing import TYPE_CHECKING, ClassVar
 
 from bench.metrics.base import Metric, MetricInput
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 UNBOUNDED_NOTE = "unbounded (nothing transmitted)"
 NO_NOMINAL_NOTE = "unbounded (the system declares no bitrate)"
@@ -38,6 +40,21 @@ class Bitrate(Metric):
         measured = None if bits is None or not seconds else bits / seconds / 1000.0
         return {"nominal_kbps": item.nominal_kbps, "measured_kbps": measured,
                 "bits": None if bits is None else float(bits), "seconds": seconds}
+
+    @classmethod
+    def payload_parts(cls, payloads: "pd.DataFrame") -> "pd.DataFrame":
+        """Per-mixture ``num``/``den`` of the measured bitrate from stored separations
+        (``mixture_id, payload_bits, seconds``), by the same pooled rule as the stored metric.
+
+        Tables show the bitrate of every system, also where this metric was not run, so
+        they read the separations; the rule they apply is still this class's.
+        """
+        num_field, den_field, scale = cls.pooled["measured_kbps"]
+        assert (num_field, den_field) == ("bits", "seconds")
+        rows = payloads.dropna(subset=["payload_bits"])
+        # divided by 1/scale (exactly 1000) rather than multiplied by 0.001: kbit counts exact to the last bit
+        return rows.assign(num=rows["payload_bits"].astype(float) / (1.0 / scale),
+                           den=rows["seconds"].astype(float))[["mixture_id", "num", "den"]]
 
     @classmethod
     def aggregate_notes(cls, sums) -> dict[str, str]:

@@ -17,6 +17,8 @@ from bench.metrics.base import Metric, MetricInput, align_to_reference
 from bench.metrics.pairing import best_assignment
 
 SI_SNR_CEILING_DB = 100.0
+CEILING_NOTE = (f"SI-SNR of every estimate at the {SI_SNR_CEILING_DB:g} dB ceiling (numerically identical to "
+                "the reference); stored value is capped")
 _TINY = np.finfo(np.float64).tiny
 
 
@@ -75,3 +77,9 @@ class SISNRi(Metric):
             "db": estimate_db - si_snr(item.mixture, item.reference),
             "capped": float(estimate_db >= SI_SNR_CEILING_DB),
         }
+
+    @classmethod
+    def saturated(cls, sums) -> dict[str, str]:
+        """``sisnri_db`` when every estimate was at the ceiling (``capped`` all 1)."""
+        total, n = sums.get("capped", (0.0, 0))
+        return {cls.column("db"): CEILING_NOTE} if n > 0 and total == n else {}

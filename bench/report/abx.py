@@ -10,7 +10,10 @@ stay empty with the commands that produce them.
 from __future__ import annotations
 
 from bench.listen.names import KEY_NAME, SECRET_DIR
-from bench.report.layouts import Column
+from bench.report.layouts import Column, row_label
+from bench.report.listening import listening_results
+from bench.report.model import Cell, Row, Table
+from bench.report.published import published_text
 from bench.store import Store
 
 ABX_COLUMNS = (
@@ -24,10 +27,8 @@ _POLICY = {"worker": "every assignment of a worker who failed a check dropped",
            "assignment": "only failing assignments dropped"}
 
 
-def fill_abx_table(store: Store, table, keys: dict[str, str]) -> None:
-    from bench.report.layouts import row_label
-    from bench.report.tables import Cell, Row, _published, listening_results
-
+def fill_abx_table(store: Store, table: Table, keys: dict[str, str]) -> None:
+    """One row per (test, CodeSep vs other) of ``table.layout``, from the latest analysed batch."""
     table.columns = list(ABX_COLUMNS)
     frame = listening_results(store)
     reference = table.layout.reference or "codesep"
@@ -61,4 +62,4 @@ def fill_abx_table(store: Store, table, keys: dict[str, str]) -> None:
             for column in ABX_COLUMNS:
                 cell = row.cells.setdefault(column.label, Cell())
                 if table.with_paper:
-                    cell.published = _published(table.layout.key, other, column.published, test)
+                    cell.published = published_text(table.layout.key, other, column.published, test)

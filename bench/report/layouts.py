@@ -23,8 +23,7 @@ class Column:
 
     label: str
     source: str  # "bitrate" | "metric:<column>" | "listening:<test>"
-    published: str  # key in published.csv
-    higher_is_better: bool = True
+    published: str  # key in published.csv (direction: the metric's ``higher_is_better``, shown by ↑/↓ in the label)
     scale: float = 1.0  # multiply stored values for printing (fractions -> %)
     digits: int = 2
     latex: str = ""
@@ -58,9 +57,9 @@ NMOS = Column("NMOS ↑", "listening:nmos", "nmos", latex=r"NMOS $\uparrow$")
 SMOS = Column("SMOS ↑", "listening:smos", "smos", latex=r"SMOS $\uparrow$")
 SISNRI = Column("SI-SNRi ↑", "metric:sisnri_db", "sisnri", digits=1, latex=r"SI-SNRi $\uparrow$")
 VISQOL = Column("ViSQOL ↑", "metric:visqol", "visqol", latex=r"ViSQOL $\uparrow$")
-DWER = Column("DWER ↓", "metric:dwer", "dwer", higher_is_better=False, digits=1,
+DWER = Column("DWER ↓", "metric:dwer", "dwer", digits=1,
               latex=r"DWER (\%) $\downarrow$")
-DCER = Column("DCER ↓", "metric:dcer", "dcer", higher_is_better=False, digits=1,
+DCER = Column("DCER ↓", "metric:dcer", "dcer", digits=1,
               latex=r"DCER (\%) $\downarrow$")
 
 LAYOUTS: dict[str, TableLayout] = {

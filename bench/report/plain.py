@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from bench.catalog import METRICS
 from bench.errors import BenchError
-from bench.metrics.sisnr import SI_SNR_CEILING_DB
-from bench.store import FAILED, OK, UNAVAILABLE, Store
+from bench.report.aggregate import columns_of, corpus_values, first_reason
+from bench.store import UNAVAILABLE, Store
 
 DASH = "—"
 
@@ -29,34 +28,17 @@ class PlainReport:
     means: pd.DataFrame
     counts: pd.DataFrame
     notes: dict[tuple[str, str], str] = field(default_factory=dict)  # (system, column) -> footnote text
-    capped: dict[tuple[str, str], bool] = field(default_factory=dict)
-
-
-def _column(metric: str, fld: str) -> str:
-    return f"{metric}_{fld}" if fld else metric
-
-
-def _metric_class(metric: str):
-    if metric in METRICS:
-        try:
-            return METRICS.entry(metric).load()
-        except BenchError:
-            return None
-    return None
-
-
-def _metric_columns(metric: str) -> list[str]:
-    """Columns a registered metric declares (so an all-unavailable metric still gets its columns)."""
-    cls = _metric_class(metric)
-    return cls.columns() if cls is not None else [metric]
+    #: (system, column) at the metric's ceiling -> why (printed as +∞)
+    saturated: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def build_plain_report(store: Store, dataset_key: str | None = None) -> PlainReport:
     """Aggregate the store into per-system values for one dataset (default: the latest run's).
 
-    The store is reduced in SQL to per (system, metric, field) sums and counts, and
-    each metric turns those into its columns (:meth:`Metric.aggregate_sums`), so the
-    report stays fast however many rows there are and never recomputes a metric.
+    The store reduces its rows to per (system, metric, field) sums and counts, and the
+    one aggregation path (:func:`~bench.report.aggregate.corpus_values`, the metric's own
+    rule) turns those into columns, so the report stays fast however many rows there are
+    and never recomputes a metric.
     """
     dataset_key = dataset_key or store.latest_dataset_key()
     if dataset_key is None:
@@ -70,9 +52,7 @@ def build_plain_report(store: Store, dataset_key: str | None = None) -> PlainRep
     metrics = list(dict.fromkeys([*sums["metric"], *states["metric"]]))
     columns: list[str] = []
     for metric in metrics:
-        cls = _metric_class(metric)
-        declared = cls.columns() if cls is not None else sorted({_column(metric, f) for f in
-                                                                  sums[sums["metric"] == metric]["field"]})
+        declared = columns_of(metric, sums[sums["metric"] == metric]["field"])
         columns += [c for c in declared if c not in columns]
 
     means = pd.DataFrame(index=systems, columns=columns, dtype=float)
@@ -82,25 +62,19 @@ def build_plain_report(store: Store, dataset_key: str | None = None) -> PlainRep
         if system not in means.index:
             continue
         by_field = {str(f): (float(t), int(n)) for f, t, n in zip(frame["field"], frame["total"], frame["n"])}
-        cls = _metric_class(metric)
-        if cls is not None:
-            values, notes = cls.aggregate_sums(by_field), cls.aggregate_notes(by_field)
-        else:  # a metric no longer registered: plain means of what is stored
-            values = {_column(metric, f): t / n if n else float("nan") for f, (t, n) in by_field.items()}
-            notes = {}
-        for column, value in values.items():
+        corpus = corpus_values(metric, by_field)
+        for column, value in corpus.values.items():
             if column in means.columns:
                 means.loc[system, column] = value
                 fld = column[len(metric) + 1:] if column != metric else ""
                 counts.loc[system, column] = by_field.get(fld, (0.0, 0))[1]
-        for column, note in notes.items():
+        for column, note in corpus.notes.items():
             report.notes.setdefault((system, column), note)
-        if metric == "sisnri" and "capped" in by_field:
-            total, n = by_field["capped"]
-            report.capped[(system, "sisnri_db")] = n > 0 and total == n
+        for column, why in corpus.saturated.items():
+            report.saturated[(system, column)] = why
     for (system, metric, status), frame in states.groupby(["system", "metric", "status"], sort=False):
-        reason = frame["reason"].iloc[0] if frame["reason"].notna().any() else "no reason stored"
-        for col in _metric_columns(metric):
+        reason = first_reason(frame["reason"])
+        for col in columns_of(metric):
             if status == UNAVAILABLE:
                 report.notes[(system, col)] = f"{metric} unavailable: {reason}"
             else:
@@ -119,10 +93,9 @@ def format_markdown(report: PlainReport, digits: int = 2) -> str:
         for col in cols:
             value = report.means.loc[system, col]
             note = report.notes.get((system, col))
-            if report.capped.get((system, col)):
+            if (system, col) in report.saturated:
                 text = "+∞"
-                note = note or (f"SI-SNR of every estimate at the {SI_SNR_CEILING_DB:g} dB ceiling "
-                                "(numerically identical to the reference); stored value is capped")
+                note = note or report.saturated[(system, col)]
             elif pd.isna(value):
                 text = DASH
             else:

@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.report.aggregate import SystemResults
 from bench.report.layouts import row_label
 from bench.report.stats import bootstrap_ci
-from bench.report.tables import _values, bitrate_parts, metric_parts, system_keys
-from bench.store import OK, Store
+from bench.store import Store
 
 LINE_FAMILIES = ("fstc", "fcts", "codec")
 KBPS_TICKS = (0.5, 1, 2, 4, 8, 16, 32)
@@ -47,15 +47,15 @@ def _save(plt, fig, out: Path) -> list[Path]:
 def _points(store: Store, dataset_key: str, column: str, resamples: int, seed: int) -> pd.DataFrame:
     records = []
     family_of = store.system_families()
-    for name, key in system_keys(store, dataset_key).items():
-        values = _values(store, dataset_key, key)
-        part = metric_parts(values[values["status"] == OK], column)
+    for name, key in store.system_keys(dataset_key).items():
+        results = SystemResults(store, dataset_key, key)
+        part = results.parts(column)
         if part is None:
             continue
-        rate, _, unbounded = bitrate_parts(store, dataset_key, key)
+        rate = results.bitrate()
         low, high = bootstrap_ci(part, resamples, seed)
         records.append({"system": name, "family": family_of.get(key, name), "value": part.value, "low": low,
-                        "high": high, "kbps": None if unbounded else rate.value})
+                        "high": high, "kbps": None if rate.unbounded or rate.parts is None else rate.parts.value})
     return pd.DataFrame(records)
 
 
@@ -99,9 +99,8 @@ def per_utterance(store: Store, dataset_key: str, column: str, out: Path, kind: 
     """Distribution of per-mixture values of one column for each system."""
     plt = _pyplot()
     data, labels = [], []
-    for name, key in system_keys(store, dataset_key).items():
-        values = _values(store, dataset_key, key)
-        part = metric_parts(values[values["status"] == OK], column)
+    for name, key in store.system_keys(dataset_key).items():
+        part = SystemResults(store, dataset_key, key).parts(column)
         if part is None:
             continue
         data.append(list(part.per_mixture().values()))

@@ -1,4 +1,4 @@
-"""Render a :class:`~bench.report.tables.Table` as Markdown, LaTeX (booktabs) and CSV."""
+"""Render a :class:`~bench.report.model.Table` as Markdown, LaTeX (booktabs) and CSV."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bench.report.layouts import Column
 from bench.report.stats import format_p, significance_marker
-from bench.report.tables import Cell, Table, values_frame
+from bench.report.model import Cell, Table, values_frame
 
 DASH = "—"
 LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
