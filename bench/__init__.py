@@ -1,7 +1,7 @@
 """jsac-bench: evaluation harness for joint separation-and-compression (JSAC) systems.
 
 Data flows Dataset -> Runner -> Store -> Metrics -> Store -> Report; each arrow is
-one module (``bench.data``, ``bench.runner``, ``bench.store``, ``bench.metrics``,
+one module (``bench.data``, ``bench.run.runner``, ``bench.store``, ``bench.metrics``,
 ``bench.report``).  Systems and metrics are plugins found through ``bench.registry``.
 """
 

@@ -74,8 +74,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.catalog import METRICS
     from bench.config import load_config, split_names
     from bench.data.libri2mix import open_dataset
-    from bench.runner import RunRequest, run
-    from bench.sharding import parse_shard
+    from bench.run.runner import RunRequest, run
+    from bench.run.sharding import parse_shard
     from bench.store import Store
 
     if args.jobs < 1:
@@ -106,8 +106,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     from bench.catalog import METRICS
     from bench.config import split_names
     from bench.data.libri2mix import open_dataset
-    from bench.runner import RunRequest, score_stored
-    from bench.sharding import parse_shard
+    from bench.run.runner import RunRequest, score_stored
+    from bench.run.sharding import parse_shard
     from bench.store import open_existing
 
     if args.jobs < 1:
@@ -128,7 +128,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from bench.merge import merge_results
+    from bench.run.merge import merge_results
 
     summary = merge_results(args.inputs, args.results)
     rows = ", ".join(f"{table} +{n}" for table, n in summary.rows.items() if n)

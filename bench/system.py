@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 from bench.errors import BenchError
-from bench.metrics.pairing import PAIRING_RULE
+from bench.run.assignment import PAIRING_RULE
 from bench.precision import use_exact_fp32
 from bench.records import LoadedMixture, Separation
 

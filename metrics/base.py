@@ -22,7 +22,7 @@ class MetricInput:
     """What a per-source metric sees for one (estimate, reference) pair.
 
     ``estimate`` is the system output matched to ``reference`` by the mixture's
-    stored speaker assignment (:mod:`bench.metrics.pairing`) and already aligned to the
+    stored speaker assignment (:mod:`bench.run.assignment`) and already aligned to the
     reference length with :func:`align_to_reference`.  All arrays are float32 at ``sample_rate``.
     """
 

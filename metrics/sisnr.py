@@ -14,7 +14,7 @@ from typing import ClassVar
 import numpy as np
 
 from bench.metrics.base import Metric, MetricInput, align_to_reference
-from bench.metrics.pairing import best_assignment
+from bench.run.assignment import best_assignment
 
 SI_SNR_CEILING_DB = 100.0
 CEILING_NOTE = (f"SI-SNR of every estimate at the {SI_SNR_CEILING_DB:g} dB ceiling (numerically identical to "
@@ -51,7 +51,7 @@ def best_permutation(estimates: np.ndarray, references: np.ndarray) -> tuple[int
     """PIT: the assignment ``perm`` (reference j <- estimate perm[j]) maximising mean SI-SNR.
 
     The textbook rule for waveform-faithful separators.  The harness pairs with
-    :func:`bench.metrics.pairing.assign_estimates` instead, which also works for systems
+    :func:`bench.run.assignment.assign_estimates` instead, which also works for systems
     that resynthesise speech; this stays as the reference that rule is checked against.
     Ties keep the identity order (first maximum in lexicographic order).
     """

@@ -145,7 +145,7 @@ def test_payload_is_exactly_one_kbps(weights: Path, codec_file: Path, tmp_path: 
 
 
 def test_adapter_end_to_end_all_variants(weights: Path, codec_file: Path, tmp_path: Path):
-    from bench.runner import RunRequest, run
+    from bench.run.runner import RunRequest, run
     from bench.store import Store
 
     tree = build_tree(tmp_path / "data", mix_types=("mix_clean",))

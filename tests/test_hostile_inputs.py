@@ -22,7 +22,7 @@ from bench.cli import main
 from bench.data import DatasetSpec, open_dataset
 from bench.errors import BenchError
 from bench.paths import child, inside, path_component
-from bench.runner import RunRequest, run
+from bench.run.runner import RunRequest, run
 from bench.store import Store
 
 HOSTILE_IDS = ["../../../../x", "/abs/x", "", "..", ".", "a/b", "a\\b", "tab\there"]
@@ -311,7 +311,7 @@ def test_os_errors_become_one_line_naming_the_file(small_tree: Path, tmp_path: P
     def full_disk(store):
         raise OSError(28, "No space left on device", str(store.root / "runs"))
 
-    monkeypatch.setattr("bench.runner.new_run_dir", full_disk)
+    monkeypatch.setattr("bench.run.runner.new_run_dir", full_disk)
     assert main(["run", "--systems", "mixture", "--metrics", "sisnri", "--data", str(small_tree),
                  "--results", str(tmp_path / "r"), "--quiet"]) == 2
     one_error_line(capsys, str(tmp_path / "r" / "runs"), "No space left on device")

@@ -17,7 +17,7 @@ from libri2mix_tree import IDS, build_tree
 
 from bench.data import DatasetSpec, open_dataset
 from bench.listen.export import ExportRequest, ExportSummary, export
-from bench.runner import RunRequest, run
+from bench.run.runner import RunRequest, run
 from bench.store import Store
 
 SR = 16000

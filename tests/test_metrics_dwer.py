@@ -93,7 +93,7 @@ def test_wer_without_dataset_transcript_fails_clearly():
 def test_embedded_set_clean_is_zero_and_mixture_is_high(tmp_path):
     from bench.data import DatasetSpec, open_dataset
     from bench.report.plain import build_plain_report
-    from bench.runner import RunRequest, run
+    from bench.run.runner import RunRequest, run
     from bench.store import Store
 
     metric = DWER()

@@ -95,7 +95,7 @@ def test_bitrate_per_mixture_and_pooled():
 def test_unbounded_systems_show_a_dash_with_note(small_tree: Path, tmp_path: Path):
     from bench.data import DatasetSpec, open_dataset
     from bench.report.plain import build_plain_report, render
-    from bench.runner import RunRequest, run
+    from bench.run.runner import RunRequest, run
     from bench.store import Store
 
     dataset = open_dataset(DatasetSpec(root=small_tree, limit=2))

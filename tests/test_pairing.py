@@ -7,7 +7,7 @@ import pytest
 from scipy.signal import istft, stft
 
 from bench.data.libri2mix import DatasetSpec, open_dataset
-from bench.metrics.pairing import assign_estimates, similarity_matrix
+from bench.run.assignment import assign_estimates, similarity_matrix
 from bench.metrics.sisnr import best_permutation, si_snr
 
 

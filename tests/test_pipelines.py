@@ -130,7 +130,7 @@ def test_invalid_bitrates_name_the_system(fake_codec, model_dir: Path, name: str
 
 def test_harness_attributes_bits_per_output(fake_codec, model_dir: Path, small_tree: Path, tmp_path: Path) -> None:
     from bench.data import DatasetSpec, open_dataset
-    from bench.runner import RunRequest, run
+    from bench.run.runner import RunRequest, run
     from bench.store import Store
 
     config = BenchConfig(systems={n: {"family": n[:4], "codec": "fake", "model_dir": str(model_dir)}

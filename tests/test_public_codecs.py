@@ -271,7 +271,7 @@ def test_report_row_of_a_public_model_names_the_fetch_command(empty_cache: Path,
     from bench.report.layouts import BITRATE, TableLayout
     from bench.report.render import to_markdown
     from bench.report.tables import build_table
-    from bench.runner import RunRequest, run
+    from bench.run.runner import RunRequest, run
     from bench.store import Store
 
     store = Store(tmp_path / "results")

@@ -20,7 +20,7 @@ from bench.report.layouts import SISNRI, Column, TableLayout, layout_for
 from bench.report.render import latex_escape, to_csv, to_latex, to_markdown, write_table_files
 from bench.report.stats import MixtureParts, bootstrap_ci, paired_wilcoxon
 from bench.report.tables import build_table, published_values
-from bench.runner import RunRequest, run
+from bench.run.runner import RunRequest, run
 from bench.store import Store
 
 TESTS = Path(__file__).parent

@@ -20,7 +20,7 @@ from bench.cli import main
 from bench.data import DatasetSpec, open_dataset
 from bench.metrics.sisnr import SI_SNR_CEILING_DB, si_snr
 from bench.report.plain import build_plain_report, render
-from bench.runner import RunRequest, run
+from bench.run.runner import RunRequest, run
 from bench.store import Store
 
 TESTS = Path(__file__).parent

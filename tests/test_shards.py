@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from bench.cli import main
-from bench.sharding import parse_shard
+from bench.run.sharding import parse_shard
 from bench.errors import BenchError
 
 STABLE = {

@@ -243,7 +243,7 @@ def _config(folder: Path, codec_file: Path, names: dict[str, dict]) -> BenchConf
 def test_systems_run_deterministically_with_stitching_and_transcripts(tied_weights, tmp_path: Path, monkeypatch):
     import sqlite3
 
-    from bench.runner import RunRequest, run
+    from bench.run.runner import RunRequest, run
     from bench.store import Store
 
     folder, codec_file = tied_weights

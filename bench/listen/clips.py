@@ -1,7 +1,7 @@
 """Audio for listening tests, read from the results store.
 
 Test stimuli are a system's stored estimates, matched to reference sources through
-the speaker assignment stored with each separation (``bench/metrics/pairing.py``;
+the speaker assignment stored with each separation (``bench/run/assignment.py``;
 ``permutation[j]`` is the output that estimates source ``j``), so "system X on source 2
 of mixture M" means the same utterance for every system.  Natural speech (references, gold items) comes from the
 ``clean`` system's stored estimates when present, otherwise from the dataset's own

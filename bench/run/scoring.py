@@ -198,7 +198,7 @@ def score(dataset, systems: Sequence[tuple[str, str]], metric_names: Sequence[st
     bar = progress_bar(len(tasks), desc="metrics")
     try:
         if executor == "ray":
-            from bench.ray_executor import score_tasks_on_ray
+            from bench.run.ray_executor import score_tasks_on_ray
 
             score_tasks_on_ray(dataset, store, runnable, tasks, lambda result: _save(store, dataset_key, result),
                                threads, bar)

@@ -45,7 +45,7 @@ def connect(address: str | None, num_cpus: int | None = None) -> None:
 def _separate_chunk(spec, device: str, sample_rate: int, dataset, chunk) -> tuple[list, str | None]:
     """Remote: build (once per worker) and run the system on a chunk; returns Computed items."""
     from bench.catalog import build_system
-    from bench.separation import chunks, compute_batch, load_until_error
+    from bench.run.separation import chunks, compute_batch, load_until_error
 
     key = (spec.name, spec.family, spec.kbps, repr(sorted(spec.options.items())), device, sample_rate)
     if key not in _SYSTEMS:
@@ -84,7 +84,7 @@ def separate_on_ray(dataset, spec, system, system_key: str, dataset_key: str, st
                     chunk_size: int = DEFAULT_CHUNK) -> int:
     """Separation of every pending mixture as Ray tasks; the driver stores results as they arrive."""
     from bench.progress import progress_bar
-    from bench.separation import chunks, pending_mixtures, remove_stale_temporaries, store_computed
+    from bench.run.separation import chunks, pending_mixtures, remove_stale_temporaries, store_computed
 
     ray = require_ray()
     pending = pending_mixtures(dataset, store, dataset_key, system_key, system.name)

@@ -20,8 +20,8 @@ import numpy as np
 
 from bench.audio import resample, write_audio_atomic
 from bench.errors import BenchError
-from bench.estimate_check import damaged_estimates
-from bench.metrics.pairing import assign_estimates
+from bench.run.estimate_check import damaged_estimates
+from bench.run.assignment import assign_estimates
 from bench.progress import progress_bar
 from bench.records import LoadedMixture, Mixture, Separation, stream_bits
 from bench.store import EstimateRow, SeparationRow, Store

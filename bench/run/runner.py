@@ -1,7 +1,7 @@
 """``bench run``: separation for each system, then metrics, all resumable.
 
-The runner only orchestrates: the dataset yields mixtures, ``bench.separation``
-stores what systems produce, ``bench.scoring`` stores what metrics say.
+The runner only orchestrates: the dataset yields mixtures, ``bench.run.separation``
+stores what systems produce, ``bench.run.scoring`` stores what metrics say.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from typing import Sequence
 
 from bench.catalog import build_system
 from bench.config import BenchConfig, resolve_system_spec
-from bench.manifest import build_manifest
-from bench.scoring import BackgroundScorer, score
+from bench.run.manifest import build_manifest
+from bench.run.scoring import BackgroundScorer, score
 from bench.errors import BenchError
-from bench.estimate_check import damaged_estimates
-from bench.separation import separate_dataset
-from bench.sharding import ShardView
+from bench.run.estimate_check import damaged_estimates
+from bench.run.separation import separate_dataset
+from bench.run.sharding import ShardView
 from bench.store import Store
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def run(request: RunRequest, dataset, store: Store, config: BenchConfig | None =
         store.register_dataset(dataset_key, full_dataset.name, _spec_dict(full_dataset), len(full_dataset))
         separated: dict[str, int] = {}
         if request.executor == "ray":
-            from bench.ray_executor import connect
+            from bench.run.ray_executor import connect
 
             connect(request.ray_address, num_cpus=request.jobs if request.ray_address is None else None)
         # with metric workers to spare, score each stored batch while inference goes on
@@ -103,7 +103,7 @@ def run(request: RunRequest, dataset, store: Store, config: BenchConfig | None =
             for spec, (system, key) in zip(specs, keyed):
                 store.register_system(key, system.name, system.family, system.config(), system.nominal_kbps)
                 if request.executor == "ray":
-                    from bench.ray_executor import separate_on_ray
+                    from bench.run.ray_executor import separate_on_ray
 
                     separated[system.name] = separate_on_ray(dataset, spec, system, key, dataset_key, store,
                                                              request.device)
@@ -142,7 +142,7 @@ def score_stored(request: RunRequest, dataset, store: Store) -> int:
     if missing:
         raise BenchError(f"no stored estimates for {', '.join(missing)} on {dataset.name}; stored: {', '.join(keys)}")
     if request.executor == "ray":
-        from bench.ray_executor import connect
+        from bench.run.ray_executor import connect
 
         connect(request.ray_address, num_cpus=request.jobs if request.ray_address is None else None)
     damaged = drop_damaged(store, dataset, dataset_key, {n: keys[n] for n in names})
