@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.audio import read_audio
-from bench.data.libri2mix import DatasetSpec, _open, content_problems, sum_warning
+from bench.data.libri2mix import DatasetSpec, content_problems, open_dataset, sum_warning
 from bench.errors import BenchError
 
 
@@ -49,7 +49,7 @@ def check_dataset(spec: DatasetSpec, progress: bool = True) -> CheckReport:
     report = CheckReport(name=str(spec.root) if spec.root is not None else "embedded", root=spec.root)
     item_errors: list[str] = []
     try:
-        dataset = _open(spec, item_errors=item_errors)
+        dataset = open_dataset(spec, item_errors=item_errors)
     except BenchError as exc:  # structural: no root, no CSV, bad columns...
         report.errors.append(str(exc))
         return report

@@ -232,9 +232,13 @@ def embedded_root() -> Path:
     return Path(str(importlib.resources.files("bench.data").joinpath("embedded")))
 
 
-def open_dataset(spec: DatasetSpec) -> Dataset:
-    """Read the metadata CSV, resolve paths, select the subset; reads no audio."""
-    return _open(spec, item_errors=None)
+def open_dataset(spec: DatasetSpec, item_errors: list[str] | None = None) -> Dataset:
+    """Read the metadata CSV, resolve paths, select the subset; reads no audio.
+
+    With ``item_errors`` (``bench data check``), a bad row is appended there and skipped
+    instead of stopping the whole read.
+    """
+    return _open(spec, item_errors=item_errors)
 
 
 def resolve_root(root: Path | None) -> Path:

@@ -17,10 +17,10 @@ from typing import Sequence
 from bench.catalog import build_system
 from bench.config import BenchConfig, resolve_system_spec
 from bench.run.manifest import build_manifest
-from bench.run.scoring import BackgroundScorer, score
 from bench.errors import BenchError
 from bench.run.estimate_check import damaged_estimates
-from bench.run.separation import separate_dataset
+from bench.run.executors import Executor, make_executor
+from bench.run.scoring import BackgroundScorer, score
 from bench.run.sharding import ShardView
 from bench.store import Store
 
@@ -41,7 +41,8 @@ class RunRequest:
     metrics_enabled: bool = True
     #: (k, n): this run handles the k-th of n round-robin slices of the dataset
     shard: tuple[int, int] | None = None
-    #: "local" (this process + a metric worker pool) or "ray" (tasks on a Ray cluster)
+    #: "local" (this process + a metric worker pool) or "ray" (tasks on a Ray cluster); see
+    #: :func:`~bench.run.executors.make_executor`
     executor: str = "local"
     #: Ray cluster address (None: start a local Ray instance)
     ray_address: str | None = None
@@ -91,25 +92,17 @@ def run(request: RunRequest, dataset, store: Store, config: BenchConfig | None =
         # a shard registers the whole dataset, so every shard's row is identical
         store.register_dataset(dataset_key, full_dataset.name, _spec_dict(full_dataset), len(full_dataset))
         separated: dict[str, int] = {}
-        if request.executor == "ray":
-            from bench.run.ray_executor import connect
-
-            connect(request.ray_address, num_cpus=request.jobs if request.ray_address is None else None)
+        executor = _executor(request)
         # with metric workers to spare, score each stored batch while inference goes on
         alongside = None
-        if request.metrics_enabled and request.executor == "local" and request.jobs >= 2:
-            alongside = BackgroundScorer(dataset, request.metrics, store, dataset_key, request.jobs, request.threads)
+        if request.metrics_enabled and executor.overlaps_separation:
+            alongside = BackgroundScorer(dataset, request.metrics, store, dataset_key, executor, request.threads)
         try:
             for spec, (system, key) in zip(specs, keyed):
                 store.register_system(key, system.name, system.family, system.config(), system.nominal_kbps)
-                if request.executor == "ray":
-                    from bench.run.ray_executor import separate_on_ray
-
-                    separated[system.name] = separate_on_ray(dataset, spec, system, key, dataset_key, store,
-                                                             request.device)
-                else:
-                    separated[system.name] = separate_dataset(dataset, system, key, dataset_key, store,
-                                                              on_stored=alongside.submit if alongside else None)
+                separated[system.name] = executor.separate(dataset, spec, system, key, dataset_key, store,
+                                                           request.device,
+                                                           on_stored=alongside.submit if alongside else None)
                 log.info("%s (%s): separated %d new mixtures", system.name, key, separated[system.name])
         finally:
             if alongside is not None:
@@ -117,7 +110,7 @@ def run(request: RunRequest, dataset, store: Store, config: BenchConfig | None =
         scored = alongside.completed if alongside is not None else 0
         if request.metrics_enabled:
             scored += score(dataset, [(s.name, k) for s, k in keyed], request.metrics, store, dataset_key,
-                           jobs=request.jobs, threads=request.threads, executor=request.executor)
+                            executor, threads=request.threads)
         store.finish_run(run_id)
         return RunSummary(run_id, run_dir, dataset_key, separated, scored)
     finally:
@@ -141,19 +134,23 @@ def score_stored(request: RunRequest, dataset, store: Store) -> int:
     missing = [n for n in names if n not in keys]
     if missing:
         raise BenchError(f"no stored estimates for {', '.join(missing)} on {dataset.name}; stored: {', '.join(keys)}")
-    if request.executor == "ray":
-        from bench.run.ray_executor import connect
-
-        connect(request.ray_address, num_cpus=request.jobs if request.ray_address is None else None)
+    executor = _executor(request)
     damaged = drop_damaged(store, dataset, dataset_key, {n: keys[n] for n in names})
-    scored = score(dataset, [(n, keys[n]) for n in names], request.metrics, store, dataset_key,
-                   jobs=request.jobs, threads=request.threads, executor=request.executor)
+    scored = score(dataset, [(n, keys[n]) for n in names], request.metrics, store, dataset_key, executor,
+                   threads=request.threads)
     if damaged:
         systems = ",".join(sorted(damaged))
         raise BenchError(f"scored {scored} mixtures, but {sum(damaged.values())} stored estimate(s) of {systems} "
                          f"were missing or damaged and have been dropped; `bench run --systems {systems}` "
                          "with the same data options separates them again")
     return scored
+
+
+def _executor(request: RunRequest) -> Executor:
+    """The executor a request asks for, started (a Ray cluster joined) before any work."""
+    executor = make_executor(request.executor, request.jobs, request.ray_address)
+    executor.start()
+    return executor
 
 
 def drop_damaged(store: Store, dataset, dataset_key: str, keys: dict[str, str]) -> dict[str, int]:

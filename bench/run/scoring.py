@@ -2,19 +2,17 @@
 
 Work is split by mixture: a task loads the mixture and references once, reads the
 estimates of every system that still lacks a metric there, applies the stored speaker
-permutation and the shared length rule, and returns rows.  Tasks run inline
-(``jobs=1``) or in a process pool whose workers build their metrics once; only the
-main process writes to the store, one transaction per mixture, so a kill loses at
-most the mixtures in flight.
+permutation and the shared length rule, and returns rows.  Where tasks run is the
+:class:`~bench.run.executors.Executor`'s business (inline, a process pool, Ray); every
+worker builds its metrics once (:func:`set_up_worker`).  Only the driver writes to the
+store, one transaction per mixture, so a kill loses at most the mixtures in flight.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Sequence
 
@@ -26,6 +24,7 @@ from bench.metrics.base import Metric, MetricInput, TextCache, align_to_referenc
 from bench.paths import inside
 from bench.progress import progress_bar
 from bench.records import Mixture
+from bench.run.executors import Executor, Worker
 from bench.store import FAILED, UNAVAILABLE, MetricRow, SeparationRow, Store
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ _WORKER_METRICS: dict[str, Metric] = {}
 _WORKER_CONTEXT: tuple[object, Path] | None = None
 
 
-def _init_worker(dataset, results_root: Path, metric_names: Sequence[str], threads: int) -> None:
+def set_up_worker(dataset, results_root: Path, metric_names: Sequence[str], threads: int) -> None:
     """Per-process setup: load each metric (and its models) once; limit math threads."""
     global _WORKER_CONTEXT
     os.environ["OMP_NUM_THREADS"] = str(threads)
@@ -171,7 +170,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def score(dataset, systems: Sequence[tuple[str, str]], metric_names: Sequence[str], store: Store,
-          dataset_key: str, jobs: int = 1, threads: int = 1, executor: str = "local") -> int:
+          dataset_key: str, executor: Executor, threads: int = 1) -> int:
     """Fill every missing (system, mixture, metric) value; returns the number of mixtures scored.
 
     ``systems`` are (name, system key) pairs.  Unavailable metrics are recorded as
@@ -196,22 +195,21 @@ def score(dataset, systems: Sequence[tuple[str, str]], metric_names: Sequence[st
     if not tasks:
         return 0
     bar = progress_bar(len(tasks), desc="metrics")
-    try:
-        if executor == "ray":
-            from bench.run.ray_executor import score_tasks_on_ray
 
-            score_tasks_on_ray(dataset, store, runnable, tasks, lambda result: _save(store, dataset_key, result),
-                               threads, bar)
-        elif jobs <= 1:
-            _init_worker(dataset, store.root, runnable, threads)
-            for task in tasks:
-                _save(store, dataset_key, run_task(task))
-                bar.update(1)
-        else:
-            _run_pool(dataset, store, dataset_key, runnable, tasks, jobs, threads, bar)
+    def save(result: TaskResult) -> None:
+        _save(store, dataset_key, result)
+        bar.update(1)
+
+    try:
+        executor.map(scoring_worker(dataset, store, runnable, threads), tasks, save)
     finally:
         bar.close()
     return len(tasks)
+
+
+def scoring_worker(dataset, store: Store, metric_names: Sequence[str], threads: int) -> Worker:
+    """The scoring :class:`Worker`: metrics built once per process, one :class:`Task` per call."""
+    return Worker(set_up_worker, (dataset, store.root, tuple(metric_names), threads), run_task)
 
 
 def _plan(dataset, systems, metrics: Sequence[Metric], store: Store, dataset_key: str) -> list[Task]:
@@ -242,54 +240,34 @@ def _save(store: Store, dataset_key: str, result: TaskResult) -> None:
         store.add_metric_values(dataset_key, system_key, system_rows)
 
 
-def _run_pool(dataset, store: Store, dataset_key: str, metric_names: Sequence[str], tasks: Sequence[Task],
-              jobs: int, threads: int, bar) -> None:
-    """Bounded in-flight submission keeps memory flat however large the dataset."""
-    context = get_context("spawn")  # safe with torch/onnxruntime thread pools, unlike fork
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
-                             initargs=(dataset, store.root, tuple(metric_names), threads)) as pool:
-        queue = iter(tasks)
-        in_flight: set[Future] = set()
-        for task in queue:
-            in_flight.add(pool.submit(run_task, task))
-            if len(in_flight) >= 2 * jobs:
-                break
-        while in_flight:
-            finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in finished:
-                _save(store, dataset_key, future.result())
-                bar.update(1)
-                nxt = next(queue, None)
-                if nxt is not None:
-                    in_flight.add(pool.submit(run_task, nxt))
-
-
 class BackgroundScorer:
-    """Scores mixtures in a worker pool while the separation stage keeps going.
+    """Scores mixtures on the executor's workers while the separation stage keeps going.
 
     The runner hands over each batch right after its rows are committed, so metric
     workers (CPU) and system inference (device) overlap and the slower stage sets the
-    pace.  In-flight tasks are bounded (2 x jobs): when metrics fall behind, ``submit``
-    waits, so memory stays flat.  Only this (main) process writes to the store.
-    Metrics that are unavailable here are left to the final :func:`score` pass, which
-    records their state.
+    pace.  The executor's stream bounds the tasks in flight: when metrics fall behind,
+    ``submit`` waits, so memory stays flat.  Only this (driver) process writes to the
+    store.  Metrics that are unavailable here are left to the final :func:`score` pass,
+    which records their state.
     """
 
-    def __init__(self, dataset, metric_names: Sequence[str], store: Store, dataset_key: str, jobs: int,
+    def __init__(self, dataset, metric_names: Sequence[str], store: Store, dataset_key: str, executor: Executor,
                  threads: int) -> None:
         self.store = store
         self.dataset_key = dataset_key
         self.by_id = {m.mixture_id: m for m in dataset.mixtures}
         metrics = {name: build_metric(name) for name in metric_names}
         self.runnable = tuple(n for n, m in metrics.items() if m.unavailable_reason() is None)
-        self.limit = 2 * jobs
-        self.in_flight: set[Future] = set()
         self.nominal = store.nominal_kbps()
-        self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_init_worker,
-                                        initargs=(dataset, store.root, self.runnable, threads))
         self.bar = progress_bar(0, desc="metrics (alongside)")
         #: scoring tasks finished and stored (one per system and mixture)
         self.completed = 0
+        self.stream = executor.stream(scoring_worker(dataset, store, self.runnable, threads), self._saved)
+
+    def _saved(self, result: TaskResult) -> None:
+        _save(self.store, self.dataset_key, result)
+        self.bar.update(1)
+        self.completed += 1
 
     def submit(self, system_key: str, mixture_ids: Sequence[str]) -> None:
         if not self.runnable:
@@ -300,23 +278,13 @@ class BackgroundScorer:
             sep = self.store.separation(self.dataset_key, system_key, mid)
             task = Task(self.by_id[mid], [SystemWork(system_key, sep, self.runnable)],
                         self.store.transcripts(self.dataset_key, mid), dict(self.nominal))
-            self._drain(self.limit - 1)
-            self.in_flight.add(self.pool.submit(run_task, task))
             self.bar.total += 1
             self.bar.refresh()
-
-    def _drain(self, limit: int) -> None:
-        while len(self.in_flight) > limit:
-            finished, self.in_flight = wait(self.in_flight, return_when=FIRST_COMPLETED)
-            for future in finished:
-                _save(self.store, self.dataset_key, future.result())
-                self.bar.update(1)
-                self.completed += 1
+            self.stream.submit(task)
 
     def close(self) -> None:
         """Wait for every submitted task and store its rows."""
         try:
-            self._drain(0)
+            self.stream.close()
         finally:
-            self.pool.shutdown(cancel_futures=True)
             self.bar.close()

@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -25,7 +25,12 @@ from bench.run.assignment import assign_estimates
 from bench.progress import progress_bar
 from bench.records import LoadedMixture, Mixture, Separation, stream_bits
 from bench.store import EstimateRow, SeparationRow, Store
+from bench.run.executors.base import Worker
 from bench.system import System
+
+if TYPE_CHECKING:
+    from bench.config import SystemSpec
+    from bench.run.executors.base import Executor
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -178,6 +183,60 @@ def separate_dataset(dataset, system: System, system_key: str, dataset_key: str,
                     raise load_error
         finally:
             bar.close()
+    return len(pending)
+
+
+#: the system and dataset of a remote separation worker (:func:`set_up_separation_worker`)
+_REMOTE: "tuple[System, Any] | None" = None
+
+
+def set_up_separation_worker(spec: "SystemSpec", device: str, sample_rate: int, dataset) -> None:
+    """Per worker process: build the system once (its weights load here, not in the driver)."""
+    global _REMOTE
+    from bench.catalog import build_system
+
+    _REMOTE = (build_system(spec, device=device, sample_rate=sample_rate), dataset)
+
+
+def separate_chunk(chunk: Sequence[Mixture]) -> tuple[list[Computed], str | None]:
+    """Per task: separate one chunk of mixtures; what loaded before a bad input is still returned."""
+    assert _REMOTE is not None, "separation worker not set up"
+    system, dataset = _REMOTE
+    loaded, error = load_until_error(dataset, chunk)
+    computed: list[Computed] = []
+    for batch in chunks(loaded, system.max_batch_size):
+        computed += compute_batch(system, batch)
+    return computed, None if error is None else str(error)
+
+
+def separate_remotely(executor: "Executor", dataset, spec: "SystemSpec", system: System, system_key: str,
+                      dataset_key: str, store: Store, device: str, chunk_size: int) -> int:
+    """Separation of every pending mixture as executor tasks of ``chunk_size`` mixtures; the driver
+    stores each chunk as it arrives.  Returns how many were separated."""
+    pending = pending_mixtures(dataset, store, dataset_key, system_key, system.name)
+    if not pending:
+        return 0
+    out_dir = store.audio_dir(system.name, system_key, dataset_key)
+    remove_stale_temporaries(out_dir)
+    errors: list[str] = []
+    bar = progress_bar(len(pending), desc=f"separate {system.name} (remote)")
+
+    def stored(result: tuple[list[Computed], str | None]) -> None:
+        computed, error = result
+        if computed:
+            store_computed(computed, out_dir, store, dataset_key, system_key)
+            bar.update(len(computed))
+        if error:
+            errors.append(error)
+
+    worker = Worker(set_up_separation_worker, (spec, device, system.sample_rate, dataset), separate_chunk)
+    try:
+        executor.map(worker, [list(c) for c in chunks(pending, chunk_size)], stored, per_call=1,
+                     gpus=1 if device.startswith("cuda") else 0)
+    finally:
+        bar.close()
+    if errors:
+        raise BenchError(errors[0])
     return len(pending)
 
 
