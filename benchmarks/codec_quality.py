@@ -1,14 +1,20 @@
 """Codec quality against bitrate on clean single-speaker speech (the codec quality gate).
 
-Every s1/s2 source of a Libri2Mix-format test set (default: the embedded one) is
-encoded and decoded by each codec operating point; the table gives the bitrate
-measured from the payloads, STOI against the clean source, and DNSMOS P.808 of the
-decoded speech (``--p835`` adds P.835 OVRL at ~1 s of CPU per clip and row).  For the neural codec quality must rise with
-the number of RVQ stages.
+Every s1/s2 source of a Libri2Mix-format test set (default: the embedded one, whose
+voices no model was trained on) is encoded and decoded by each codec operating point;
+the table gives the bitrate measured from the payloads, STOI and SI-SNR against the
+clean source, DWER (Whisper on the decoded clip against Whisper on the clean one,
+pooled edit counts) and DNSMOS P.808 of the decoded speech (``--p835`` adds P.835
+OVRL at ~1 s of CPU per clip and row).
+
+The gate printed under the table (issue 15): for the neural codec, quality rises
+strictly at every step 0.5 -> 1 -> 2 -> 4 -> 8 kbps on STOI, DWER and DNSMOS P.808;
+at 8 kbps STOI >= 0.93, DWER <= 10 %, SI-SNR >= 5 dB, DNSMOS P.808 within 0.2 of the
+clean sources; at 1 kbps STOI >= 0.85.
 
     .venv/bin/python benchmarks/codec_quality.py                       # mdct_rvq at 0.5..8 kbps
     .venv/bin/python benchmarks/codec_quality.py --classic             # + codec2 and opus
-    .venv/bin/python benchmarks/codec_quality.py --limit 16 --no-dnsmos
+    .venv/bin/python benchmarks/codec_quality.py --limit 16 --no-dnsmos --no-dwer
 """
 
 from __future__ import annotations
@@ -42,8 +48,10 @@ def load_sources(root: Path, limit: int | None) -> list[np.ndarray]:
     return clips
 
 
-def evaluate(codec, kbps: float, clips: list[np.ndarray], dnsmos) -> dict[str, float]:
-    """Measured kbps, mean STOI and DNSMOS of one operating point."""
+def evaluate(codec, kbps: float, clips: list[np.ndarray], dnsmos, asr=None,
+             references: list[str] | None = None) -> dict[str, float]:
+    """Measured kbps, mean STOI, mean SI-SNR, pooled DWER and DNSMOS of one operating point."""
+    from bench.metrics.sisnr import si_snr
     from bench.metrics.stoi import stoi
     from bench.records import stream_bits
 
@@ -55,9 +63,46 @@ def evaluate(codec, kbps: float, clips: list[np.ndarray], dnsmos) -> dict[str, f
         seconds += clip.size / 16000
         decoded.append(codec.decode(payload, mode, clip.size))
     row = {"kbps": kbps, "measured_kbps": bits / seconds / 1000, "rtf": (time.perf_counter() - start) / seconds,
-           "stoi": float(np.mean([stoi(d, c, 16000) for d, c in zip(decoded, clips)]))}
+           "stoi": float(np.mean([stoi(d, c, 16000) for d, c in zip(decoded, clips)])),
+           "sisnr": float(np.mean([si_snr(d, c) for d, c in zip(decoded, clips)]))}
+    if asr is not None and references is not None:
+        row["dwer"] = dwer(asr, decoded, references)
     row.update(score_dnsmos(dnsmos, decoded))
     return row
+
+
+def dwer(asr, decoded: list[np.ndarray], references: list[str]) -> float:
+    """Differential WER (%): ASR of the decoded clips against ASR of the clean clips, pooled."""
+    from bench.metrics.dwer import error_counts, pooled_rate
+
+    counts = [error_counts(ref, asr.transcribe(clip, 16000), "word") for clip, ref in zip(decoded, references)]
+    return pooled_rate([e for e, _ in counts], [n for _, n in counts])
+
+
+def gate(rows: list[dict]) -> list[tuple[str, bool]]:
+    """The issue-15 codec gate on the mdct_rvq rows: (criterion, passed) pairs."""
+    clean = rows[0]
+    neural = sorted((r for r in rows if r["codec"] == "mdct_rvq"), key=lambda r: r["kbps"])
+    by_kbps = {r["kbps"]: r for r in neural}
+    checks: list[tuple[str, bool]] = []
+    for key, better in (("stoi", 1), ("dwer", -1), ("p808", 1)):
+        if all(key in r for r in neural) and len(neural) > 1:
+            values = [r[key] for r in neural]
+            rising = all(better * (b - a) > 0 for a, b in zip(values, values[1:]))
+            shown = " -> ".join(f"{v:.3f}" if key == "stoi" else f"{v:.2f}" for v in values)
+            checks.append((f"{key} {'rises' if better > 0 else 'falls'} strictly with kbps ({shown})", rising))
+    top, one = by_kbps.get(8.0), by_kbps.get(1.0)
+    if top is not None:
+        checks.append((f"8 kbps STOI >= 0.93 ({top['stoi']:.3f})", top["stoi"] >= 0.93))
+        checks.append((f"8 kbps SI-SNR >= 5 dB ({top['sisnr']:.2f})", top["sisnr"] >= 5.0))
+        if "dwer" in top:
+            checks.append((f"8 kbps DWER <= 10 % ({top['dwer']:.1f})", top["dwer"] <= 10.0))
+        if "p808" in top and "p808" in clean:
+            checks.append((f"8 kbps DNSMOS P.808 within 0.2 of clean ({top['p808']:.2f} vs {clean['p808']:.2f})",
+                           abs(top["p808"] - clean["p808"]) <= 0.2))
+    if one is not None:
+        checks.append((f"1 kbps STOI >= 0.85 ({one['stoi']:.3f})", one["stoi"] >= 0.85))
+    return checks
 
 
 class P808Only:
@@ -97,11 +142,12 @@ def score_dnsmos(dnsmos, clips: list[np.ndarray]) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=EMBEDDED, help="folder holding s1/ and s2/ (16 kHz)")
-    parser.add_argument("--checkpoint", default=None, help="mdct_rvq checkpoint (default: the packaged tiny.pt)")
+    parser.add_argument("--checkpoint", default=None, help="mdct_rvq checkpoint (default: the packaged one)")
     parser.add_argument("--kbps", default=",".join(f"{k:g}" for k in NEURAL_KBPS), help="mdct_rvq rates")
     parser.add_argument("--classic", action="store_true", help="also codec2 and opus")
     parser.add_argument("--limit", type=int, default=None, help="use only N clips (evenly spaced)")
     parser.add_argument("--no-dnsmos", action="store_true", help="skip DNSMOS")
+    parser.add_argument("--no-dwer", action="store_true", help="skip DWER (Whisper; the slowest column)")
     parser.add_argument("--p835", action="store_true", help="full DNSMOS (P.835 SIG/BAK/OVRL too; slow on CPU)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -126,23 +172,34 @@ def main(argv: list[str] | None = None) -> int:
             print(f"DNSMOS unavailable ({exc}); STOI only", file=sys.stderr)
     total = sum(c.size for c in clips) / 16000
     print(f"{len(clips)} clean sources, {total / 60:.1f} min, from {args.data}", file=sys.stderr)
+    asr = references = None
+    if not args.no_dwer:
+        from bench.metrics.asr import get_recognizer
+
+        asr = get_recognizer()
+        references = [asr.transcribe(clip, 16000) for clip in clips]
 
     plan = [("mdct_rvq", float(k)) for k in args.kbps.split(",") if k]
     if args.classic:
         plan += [(name, k) for name, rates in CLASSIC.items() for k in rates]
     codecs = {}
     rows = [{"codec": "clean", "kbps": float("nan"), "measured_kbps": float("nan"), "rtf": 0.0, "stoi": 1.0,
-             **score_dnsmos(dnsmos, clips)}]
+             "sisnr": float("inf"), **({"dwer": 0.0} if asr is not None else {}), **score_dnsmos(dnsmos, clips)}]
     for name, kbps in plan:
         if name not in codecs:
             options = {"device": args.device}
             if name == "mdct_rvq" and args.checkpoint:
                 options["checkpoint"] = args.checkpoint
             codecs[name] = get_codec(name, **options)
-        row = {"codec": name, **evaluate(codecs[name], kbps, clips, dnsmos)}
+        row = {"codec": name, **evaluate(codecs[name], kbps, clips, dnsmos, asr, references)}
         rows.append(row)
         print(format_row(row), file=sys.stderr, flush=True)
     print(table(rows, dnsmos is not None, args.p835))
+    checks = gate(rows)
+    if checks:
+        print("\nCodec gate (mdct_rvq):")
+        for text, passed in checks:
+            print(f"- {'PASS' if passed else 'FAIL'}: {text}")
     return 0
 
 
@@ -151,12 +208,16 @@ def format_row(row: dict) -> str:
 
 
 def table(rows: list[dict], with_dnsmos: bool, with_ovrl: bool = False) -> str:
-    head = ("| codec | nominal kbps | measured kbps | STOI |" + (" DNSMOS P.808 |" if with_dnsmos else "")
-            + (" DNSMOS OVRL |" if with_ovrl else ""))
+    with_dwer = any("dwer" in r for r in rows)
+    head = ("| codec | nominal kbps | measured kbps | STOI | SI-SNR dB |" + (" DWER % |" if with_dwer else "")
+            + (" DNSMOS P.808 |" if with_dnsmos else "") + (" DNSMOS OVRL |" if with_ovrl else ""))
     lines = [head, "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"]
     for r in rows:
         cells = [r["codec"], "-" if np.isnan(r["kbps"]) else f"{r['kbps']:g}",
-                 "-" if np.isnan(r["measured_kbps"]) else f"{r['measured_kbps']:.3f}", f"{r['stoi']:.3f}"]
+                 "-" if np.isnan(r["measured_kbps"]) else f"{r['measured_kbps']:.3f}", f"{r['stoi']:.3f}",
+                 "∞" if np.isinf(r["sisnr"]) else f"{r['sisnr']:.2f}"]
+        if with_dwer:
+            cells.append(f"{r['dwer']:.1f}" if "dwer" in r else "-")
         if with_dnsmos:
             cells.append(f"{r.get('p808', float('nan')):.2f}")
         if with_ovrl:

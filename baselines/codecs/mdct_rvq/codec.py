@@ -10,7 +10,7 @@ and ``decode_from_latent``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -39,6 +39,18 @@ class MDCTRVQCodec(Codec):
         if cfg.sample_rate != self.sample_rate:
             raise BenchError(f"codec checkpoint {self.checkpoint} is for {cfg.sample_rate} Hz, not {self.sample_rate}")
         self.bits_per_token = int(np.ceil(np.log2(cfg.codebook_size)))
+
+    # -- without an instance ------------------------------------------------------------------------
+    @classmethod
+    def static_modes(cls, checkpoint: "str | Path | None" = None, **_: Any) -> dict[float, int] | None:
+        """The shipped model's grid (1..16 stages of 0.5 kbps); another checkpoint's config decides its own."""
+        return None if checkpoint else {0.5 * n: n for n in range(1, 17)}
+
+    @classmethod
+    def weights_status(cls, checkpoint: "str | Path | None" = None, **_: Any) -> str:
+        path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
+        return "present" if path.exists() else (f"missing: {path} (bench train codec --config tiny --data DIR "
+                                                 f"--export {path})")
 
     @property
     def num_stages(self) -> int:

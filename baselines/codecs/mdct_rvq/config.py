@@ -30,6 +30,7 @@ class ModelConfig:
     codebook_dim: int = 32          # K
     ema_decay: float = 0.99
     dropout_prob: float = 0.5       # quantiser dropout: P(N' ~ U{1..N}) per item
+    linear_path: bool = False       # a linear projection beside each backbone (see model.py)
 
     @property
     def frame_rate(self) -> float:
@@ -81,12 +82,14 @@ CONFIGS: dict[str, TrainConfig] = {
         model=ModelConfig(channels=64, latent_channels=160, encoder_depth=(1, 3), decoder_depth=(3, 1)),
         batch_size=8, max_steps=3000, warmup_steps=100, log_every=20, checkpoint_every=100,
     ),
-    # the shipped codec: wider and deeper than tiny, with the signed-coefficient (SNR) term and
-    # batches large enough for the 1024-entry EMA codebooks; a few CPU hours, minutes on a GPU
+    # the shipped codec: wider than tiny, linear paths beside the backbones, the signed-coefficient
+    # (SNR) term at weight 5 and larger batches for the 1024-entry EMA codebooks. Ablation at step 250
+    # (validation, 16 stages): without linear paths and at SNR weight 1 the SNR stayed at -0.2 dB
+    # (and -0.1 dB after 1250 steps); with both, +2.0 dB and a lower mel loss (1.24 vs 1.30)
     "small": TrainConfig(
         model=ModelConfig(channels=96, latent_channels=256, encoder_depth=(1, 3), decoder_depth=(3, 1),
-                          codebook_dim=64),
-        batch_size=12, learning_rate=1e-3, max_steps=30_000, warmup_steps=300, snr_weight=1.0,
+                          codebook_dim=64, linear_path=True),
+        batch_size=12, learning_rate=1e-3, max_steps=30_000, warmup_steps=300, snr_weight=5.0,
         log_every=25, checkpoint_every=250,
     ),
     # MDCTCodec-sized backbone with the adversarial loss; needs a GPU and days

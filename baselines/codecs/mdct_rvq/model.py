@@ -7,6 +7,14 @@ x --MDCT--> X [160, F] --compress--> encoder (ConvNeXt v2, /2 in time) --> z [K,
 Coefficients are power-law compressed, c = sign(X)|X|^(1/2), so quiet
 high-frequency bins are not drowned by the low-frequency ones at the input and
 in the MDCT-domain loss; the decoder predicts c^ and X^ = c^ |c^|.
+
+With ``linear_path`` each side also has a linear map beside its ConvNeXt backbone:
+z = E(c) + P c_2 (P projects the two MDCT frames of a token frame to K dims) and
+c^ = D(z_q) + P' z_q.  Why: the backbones start with a per-frame channel LayerNorm,
+which discards each frame's scale and sign pattern as a whole; a waveform-faithful
+codec needs exactly that information, and a linear path (a learned transform code,
+like a KLT of the MDCT frames) carries it from the first steps on, leaving the
+backbones the nonlinear part.
 """
 
 from __future__ import annotations
@@ -51,9 +59,12 @@ class Encoder(nn.Module):
                                       padding=cfg.downsample // 2),
             stack(c2, cfg.encoder_depth[1]), ChannelNorm(c2), nn.Conv1d(c2, cfg.codebook_dim, 1),
         )
+        self.linear = (nn.Conv1d(cfg.hop, cfg.codebook_dim, cfg.downsample, stride=cfg.downsample, bias=False)
+                       if cfg.linear_path else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        z = self.net(x)
+        return z if self.linear is None else z + self.linear(x)
 
 
 class Decoder(nn.Module):
@@ -67,9 +78,12 @@ class Decoder(nn.Module):
             ChannelNorm(c2), nn.ConvTranspose1d(c2, c, cfg.downsample, stride=cfg.downsample),
             stack(c, cfg.decoder_depth[1]), ChannelNorm(c), nn.Conv1d(c, cfg.hop, 1),
         )
+        self.linear = (nn.ConvTranspose1d(cfg.codebook_dim, cfg.hop, cfg.downsample, stride=cfg.downsample,
+                                          bias=False) if cfg.linear_path else None)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
+        c = self.net(z)
+        return c if self.linear is None else c + self.linear(z)
 
 
 class MDCTRVQModel(nn.Module):

@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=None,
                         help="stop (checkpoint and export) after this much wall time in this invocation")
     parser.add_argument("--batch-size", type=int, default=None, help="override the preset batch size")
+    parser.add_argument("--snr-weight", type=float, default=None,
+                        help="override the preset weight of the waveform SNR term (signed MDCT coefficients)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
     parser.add_argument("--seed", type=int, default=0)

@@ -13,6 +13,7 @@ import csv
 import dataclasses
 import logging
 import math
+import signal
 import sys
 import time
 from pathlib import Path
@@ -45,6 +46,8 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
         changes["max_steps"] = args.steps
     if args.batch_size is not None:
         changes["batch_size"] = args.batch_size
+    if getattr(args, "snr_weight", None) is not None:
+        changes["snr_weight"] = args.snr_weight
     return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
@@ -65,8 +68,21 @@ def validation_mel(model: MDCTRVQModel, spectral: MultiResolutionSpectralLoss, b
     return out
 
 
+def _stop_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so the loop's ``finally`` checkpoints before the process ends.
+
+    Why: background jobs (``nohup … &``) ignore SIGINT, so ``kill`` (SIGTERM) is how a long run is
+    stopped, and without this it lost every step since the last periodic checkpoint.
+    """
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(f"stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def train(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
+    _stop_on_sigterm()
     cfg = resolve_config(args)
     device = torch.device(args.device)
     out = Path(args.out or f"runs/codec-{args.config}")
