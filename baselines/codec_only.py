@@ -26,19 +26,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from bench.baselines.codecs import DEFAULT_CODEC
 from bench.errors import BenchError
 from bench.records import LoadedMixture, Separation
 from bench.system import System
 
-DEFAULT_CODEC = "mdct_rvq"
 #: sources per mixture the per-source rate is computed for (Libri2Mix)
 NUM_SOURCES = 2
-
-
-def _codec_class(name: str) -> type:
-    from bench.baselines.codecs import codec_class
-
-    return codec_class(name)
 
 
 def _static_modes(codec: str, options: dict[str, Any] | None = None) -> dict[float, Any] | None:
@@ -105,23 +99,17 @@ class CodecOnlySystem(System):
     @classmethod
     def weights_status(cls, codec: str = DEFAULT_CODEC, checkpoint: str | None = None,
                        codec_options: dict[str, Any] | None = None, **options: Any) -> str:
-        from bench.baselines.codecs import canonical_name, codec_status
+        from bench.baselines.codecs import canonical_name, codec_class, codec_status
 
         codec = canonical_name(codec)
-        status = codec_status(codec, codec_options)
+        status = codec_status(codec, {**(codec_options or {}), **({"checkpoint": checkpoint} if checkpoint else {})})
         if status is not None:
             return status
-        if codec != "mdct_rvq":
-            try:
-                _codec_class(codec)()
-            except BenchError as exc:
-                return f"missing: {exc}"
-            return "n/a"
-        from bench.baselines.codecs.mdct_rvq.checkpoint import DEFAULT_CHECKPOINT
-
-        path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
-        return "present" if path.exists() else (f"missing: {path} (bench train codec --config tiny --data DIR "
-                                                 f"--export {path})")
+        try:  # a codec that cannot tell from files alone (codec2, opus: a native library) is built
+            codec_class(codec)()
+        except BenchError as exc:
+            return f"missing: {exc}"
+        return "n/a"
 
     @classmethod
     def missing_assets(cls, codec: str = DEFAULT_CODEC, codec_options: dict[str, Any] | None = None,

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from bench.audio import resample
+from bench.audio import fit_length, resample
 from bench.baselines.separators.system import SeparatorStage, separator_status
 from bench.errors import BenchError
 from bench.records import LoadedMixture, Separation
@@ -113,7 +113,7 @@ class CodecPipeline(System):
             out = self.codec.decode(payload, self.mode, inner.shape[-1])
             out = resample(np.asarray(out, dtype=np.float32), rate, self.sample_rate)
             payloads.append(payload)
-            decoded.append(_fit(out, wave.shape[-1]))
+            decoded.append(fit_length(out, wave.shape[-1]))
         return payloads, decoded
 
 
@@ -176,8 +176,3 @@ def codec_files(codec: Any) -> list[Path]:
         return [Path(path)]
     return []
 
-
-def _fit(wave: np.ndarray, length: int) -> np.ndarray:
-    if wave.shape[-1] >= length:
-        return wave[..., :length]
-    return np.pad(wave, (0, length - wave.shape[-1]))

@@ -54,6 +54,19 @@ def write_audio_atomic(path: Path, audio: np.ndarray, sample_rate: int, subtype:
         raise
 
 
+def fit_length(wave: np.ndarray, num_samples: int) -> np.ndarray:
+    """Crop or zero-pad the last axis at its end to ``num_samples``.
+
+    The one length rule of the project: codecs work in whole frames, resampling rounds,
+    and the metrics compare estimates with references sample-aligned at the start, so
+    only the tail is ever adjusted.
+    """
+    if wave.shape[-1] >= num_samples:
+        return wave[..., :num_samples]
+    pad = [(0, 0)] * (wave.ndim - 1) + [(0, num_samples - wave.shape[-1])]
+    return np.pad(wave, pad)
+
+
 def _short(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, ClassVar, Mapping, Sequence
 
 import numpy as np
 
+from bench.audio import fit_length
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -93,10 +95,7 @@ def align_to_reference(estimate: np.ndarray, length: int) -> np.ndarray:
     rounding): systems are expected to be sample-aligned at the start, so only the
     tail is adjusted.  Every intrusive metric and the PIT step use this function.
     """
-    if estimate.shape[-1] >= length:
-        return estimate[..., :length]
-    pad = [(0, 0)] * (estimate.ndim - 1) + [(0, length - estimate.shape[-1])]
-    return np.pad(estimate, pad)
+    return fit_length(estimate, length)
 
 
 class Metric(ABC):

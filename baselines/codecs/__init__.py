@@ -51,20 +51,12 @@ def get_codec(name: str = DEFAULT_CODEC, **options: Any):
 
 
 def static_modes(name: str, options: dict[str, Any] | None = None) -> dict[float, Any] | None:
-    """Valid kbps -> mode without loading weights; ``None`` when only an instance can tell.
+    """Valid kbps -> mode without loading weights (the codec class declares them,
+    :meth:`Codec.static_modes`); ``None`` when only an instance can tell.
 
     Lets a system refuse an unrealisable rate (listing the valid ones) before it looks
     for weights that may not be here.
     """
-    name = canonical_name(name)
-    if name == "mdct_rvq":
-        return None if (options or {}).get("checkpoint") else {0.5 * n: n for n in range(1, 17)}
-    if name == "codec2":
-        from bench.baselines.codecs.codec2 import MODES
-        return dict(MODES)
-    if name == "opus":
-        from bench.baselines.codecs.opus import MODES
-        return dict(MODES)
     return _hook(name, "static_modes", options, None)
 
 
@@ -80,7 +72,7 @@ def required_assets(name: str, options: dict[str, Any] | None = None) -> list[st
 
 def _hook(name: str, method: str, options: dict[str, Any] | None, default: Any) -> Any:
     """A :class:`Codec` classmethod that needs no weights; plugin codecs without it give ``default``."""
-    hook = getattr(codec_class(name), method, None)
+    hook = getattr(codec_class(name), method, None)  # a plugin codec need not subclass Codec
     return hook(**(options or {})) if callable(hook) else default
 
 

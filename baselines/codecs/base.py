@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Hashable, Sequence
 
 import numpy as np
 
+from bench.audio import fit_length
 from bench.errors import BenchError
 from bench.records import TokenStream
 
@@ -40,7 +41,9 @@ class Codec(ABC):
     # -- without an instance (no weights read): rate checks and `bench systems` -------------------
     @classmethod
     def static_modes(cls, **options: Any) -> dict[float, Hashable] | None:
-        """The rates :meth:`modes` would give for these options, if known without loading; else ``None``."""
+        """The codec's operating points (kbps -> mode) for these options, if known without loading
+        weights; else ``None``.  Systems refuse an unrealisable rate with this before any weights are
+        looked for, so every codec declares its own grid here."""
         return None
 
     @classmethod
@@ -114,9 +117,5 @@ def as_mono_float(wave: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(wave)
 
 
-def fit_length(wave: np.ndarray, num_samples: int) -> np.ndarray:
-    """Trim or zero-pad the last axis to ``num_samples`` (codecs work in whole frames)."""
-    if wave.shape[-1] >= num_samples:
-        return wave[..., :num_samples]
-    pad = [(0, 0)] * (wave.ndim - 1) + [(0, num_samples - wave.shape[-1])]
-    return np.pad(wave, pad)
+#: re-exported: the codecs' output length rule is the project's one rule (:func:`bench.audio.fit_length`)
+__all__ = ["Codec", "Payload", "as_mono_float", "fit_length", "format_rates"]

@@ -69,6 +69,10 @@ class Codec2Codec(Codec):
     def _coder(self, mode: str) -> Any:
         return self._lib.Codec2(700 if mode == "700C" else int(mode))
 
+    @classmethod
+    def static_modes(cls, **options: Any) -> dict[float, str]:
+        return dict(MODES)
+
     def modes(self) -> dict[float, str]:
         return dict(MODES)
 

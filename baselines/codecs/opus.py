@@ -44,6 +44,10 @@ class OpusCodec(Codec):
         self.complexity = complexity
         self.frame_samples = self.sample_rate * FRAME_MS // 1000
 
+    @classmethod
+    def static_modes(cls, **options: Any) -> dict[float, int]:
+        return dict(MODES)
+
     def modes(self) -> dict[float, int]:
         return dict(MODES)
 
