@@ -141,7 +141,7 @@ def bench_cli(args: list[str], cwd: Path) -> tuple[float, float]:
 
 
 def synthetic_store(root: Path, systems: int = 10, mixtures: int = 3000) -> None:
-    from bench.store import MetricRow, SeparationRow, Store
+    from bench.store import MetricRow, StoredSeparation, Store
 
     store = Store(root)
     rng = np.random.default_rng(0)
@@ -152,7 +152,7 @@ def synthetic_store(root: Path, systems: int = 10, mixtures: int = 3000) -> None
     for s in range(systems):
         key = f"{s:016x}"
         store.register_system(key, f"system{s}", "synthetic", {}, 1.0)
-        store.add_separations(dk, key, [SeparationRow(f"m{i}", 5.0, 5000, 0.1, (0, 1), (), {})
+        store.add_separations(dk, key, [StoredSeparation(f"m{i}", 5.0, 5000, 0.1, (0, 1), (), {})
                                         for i in range(mixtures)])
         store.add_metric_values(dk, key, [MetricRow(f"m{i}", j, m, "1", f, float(rng.random()))
                                           for i in range(mixtures) for j in range(2) for m, f in fields])
@@ -239,7 +239,7 @@ def run_report_section(work: Path, say: Callable[[str], None]) -> None:
     synthetic_store(work / "big")
     wall, _ = bench_cli(["report", "--results", str(work / "big"), "--quiet"], work)
     from bench.report.plain import build_plain_report
-    from bench.store import MetricRow, SeparationRow, Store
+    from bench.store import MetricRow, StoredSeparation, Store
 
     start = time.perf_counter()
     build_plain_report(Store(work / "big"))

@@ -82,13 +82,13 @@ def test_a_newer_database_is_refused(tmp_path: Path):
 
 
 def test_latest_key_and_nominal_rate_have_one_answer(tmp_path: Path):
-    from bench.store import SeparationRow
+    from bench.store import StoredSeparation
 
     store = Store(tmp_path)
     store.register_dataset("d" * 64, "set", {"segment": "first3s"}, 1)
     for key, kbps in (("old", 2.0), ("new", None)):
         store.register_system(key, "fstc@2", "fstc", {}, kbps)
-        store.add_separations("d" * 64, key, [SeparationRow("m1", 1.0, None, 0.1, (0, 1), (), {})])
+        store.add_separations("d" * 64, key, [StoredSeparation("m1", 1.0, None, 0.1, (0, 1), (), {})])
     assert store.system_keys("d" * 64) == {"fstc@2": "new"}
     assert store.nominal_kbps() == {"old": 2.0, "new": None}
     assert store.find_dataset("set") == "d" * 64 and store.dataset("d" * 64).segment == "first3s"

@@ -25,7 +25,7 @@ from bench.paths import inside
 from bench.progress import progress_bar
 from bench.records import Mixture
 from bench.run.executors import Executor, Worker
-from bench.store import FAILED, UNAVAILABLE, MetricRow, SeparationRow, Store
+from bench.store import FAILED, UNAVAILABLE, MetricRow, StoredSeparation, Store
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class SystemWork:
     """The metrics one system still needs on one mixture, with its stored separation."""
 
     system_key: str
-    separation: SeparationRow
+    separation: StoredSeparation
     metrics: tuple[str, ...]
 
 

@@ -24,7 +24,7 @@ from bench.run.estimate_check import damaged_estimates
 from bench.run.assignment import assign_estimates
 from bench.progress import progress_bar
 from bench.records import LoadedMixture, Mixture, Separation, stream_bits
-from bench.store import EstimateRow, SeparationRow, Store
+from bench.store import EstimateRow, StoredSeparation, Store
 from bench.run.executors.base import Worker
 from bench.system import System
 
@@ -37,8 +37,13 @@ T = TypeVar("T")
 
 
 @dataclass
-class Computed:
-    """One mixture's separation, ready to store: estimates at the dataset rate, in system order."""
+class AssignedSeparation:
+    """One mixture's separation, ready to store: estimates at the dataset rate, in system order,
+    with the speaker assignment resolved.
+
+    The middle of one result's three stages: a system returns a :class:`~bench.records.Separation`,
+    :func:`compute_batch` makes this, the store keeps a :class:`~bench.store.StoredSeparation`.
+    """
 
     record: Mixture
     estimates: np.ndarray
@@ -105,7 +110,7 @@ def load_until_error(dataset, batch: Sequence[Mixture]) -> tuple[list[LoadedMixt
     return loaded, None
 
 
-def compute_batch(system: System, loaded: Sequence[LoadedMixture]) -> list[Computed]:
+def compute_batch(system: System, loaded: Sequence[LoadedMixture]) -> list[AssignedSeparation]:
     """Separate loaded mixtures and assign outputs to speakers; no I/O, so it may run on a remote worker."""
     inputs = [system_input(item, system) for item in loaded]
     start = time.perf_counter()
@@ -122,7 +127,7 @@ def compute_batch(system: System, loaded: Sequence[LoadedMixture]) -> list[Compu
         output_bits: list[int | None] = [None] * est.shape[0]
         if streams is not None and len(streams) == est.shape[0]:
             output_bits = [stream_bits(s) for s in streams]
-        out.append(Computed(
+        out.append(AssignedSeparation(
             record=record,
             estimates=est,
             permutation=assign_estimates(est, item.sources, record.sample_rate),
@@ -134,7 +139,7 @@ def compute_batch(system: System, loaded: Sequence[LoadedMixture]) -> list[Compu
     return out
 
 
-def store_computed(computed: Sequence[Computed], out_dir: Path, store: Store, dataset_key: str,
+def store_computed(computed: Sequence[AssignedSeparation], out_dir: Path, store: Store, dataset_key: str,
                    system_key: str) -> None:
     """Write estimate files atomically, then commit their rows in one transaction."""
     rows = []
@@ -146,7 +151,7 @@ def store_computed(computed: Sequence[Computed], out_dir: Path, store: Store, da
             write_audio_atomic(path, wave, record.sample_rate)
             estimates.append(EstimateRow(k, store.relative(path), wave.shape[-1] / record.sample_rate,
                                          record.sample_rate, item.output_bits[k]))
-        rows.append(SeparationRow(record.mixture_id, record.seconds, item.payload_bits, item.runtime_s,
+        rows.append(StoredSeparation(record.mixture_id, record.seconds, item.payload_bits, item.runtime_s,
                                   item.permutation, tuple(estimates), item.info))
     store.add_separations(dataset_key, system_key, rows)
 
@@ -198,12 +203,12 @@ def set_up_separation_worker(spec: "SystemSpec", device: str, sample_rate: int, 
     _REMOTE = (build_system(spec, device=device, sample_rate=sample_rate), dataset)
 
 
-def separate_chunk(chunk: Sequence[Mixture]) -> tuple[list[Computed], str | None]:
+def separate_chunk(chunk: Sequence[Mixture]) -> tuple[list[AssignedSeparation], str | None]:
     """Per task: separate one chunk of mixtures; what loaded before a bad input is still returned."""
     assert _REMOTE is not None, "separation worker not set up"
     system, dataset = _REMOTE
     loaded, error = load_until_error(dataset, chunk)
-    computed: list[Computed] = []
+    computed: list[AssignedSeparation] = []
     for batch in chunks(loaded, system.max_batch_size):
         computed += compute_batch(system, batch)
     return computed, None if error is None else str(error)
@@ -221,7 +226,7 @@ def separate_remotely(executor: "Executor", dataset, spec: "SystemSpec", system:
     errors: list[str] = []
     bar = progress_bar(len(pending), desc=f"separate {system.name} (remote)")
 
-    def stored(result: tuple[list[Computed], str | None]) -> None:
+    def stored(result: tuple[list[AssignedSeparation], str | None]) -> None:
         computed, error = result
         if computed:
             store_computed(computed, out_dir, store, dataset_key, system_key)

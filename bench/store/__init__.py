@@ -8,9 +8,9 @@ package's modules.
 from bench.store.database import DB_NAME, LOCK_TIMEOUT_S, Store, open_existing
 from bench.store.merging import ShardContents, shard_contents
 from bench.store.reads import kbps_or_none
-from bench.store.rows import FAILED, OK, UNAVAILABLE, DatasetInfo, EstimateRow, MetricRow, SeparationRow, now
+from bench.store.rows import FAILED, OK, UNAVAILABLE, DatasetInfo, EstimateRow, MetricRow, StoredSeparation, now
 from bench.store.schema import LISTENING_COLUMNS, SCHEMA_VERSION
 
 __all__ = ["DB_NAME", "FAILED", "LISTENING_COLUMNS", "LOCK_TIMEOUT_S", "OK", "SCHEMA_VERSION", "UNAVAILABLE",
-           "DatasetInfo", "EstimateRow", "MetricRow", "SeparationRow", "ShardContents", "Store", "kbps_or_none", "now",
-           "open_existing", "shard_contents"]
+           "DatasetInfo", "EstimateRow", "MetricRow", "ShardContents", "Store", "StoredSeparation", "kbps_or_none",
+           "now", "open_existing", "shard_contents"]

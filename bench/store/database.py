@@ -26,7 +26,7 @@ from bench.errors import BenchError
 from bench.paths import child, inside
 from bench.store.merging import copy_database
 from bench.store.reads import ReportReads
-from bench.store.rows import FAILED, OK, UNAVAILABLE, EstimateRow, MetricRow, SeparationRow, now
+from bench.store.rows import FAILED, OK, UNAVAILABLE, EstimateRow, MetricRow, StoredSeparation, now
 from bench.store.schema import (DDL, LISTENING_COLUMNS, LISTENING_TABLE, MIGRATIONS, SCHEMA_VERSION, set_version,
                                 stored_version)
 
@@ -159,7 +159,7 @@ class Store(ReportReads):
         )
         return {r[0] for r in rows}
 
-    def add_separations(self, dataset_key: str, system_key: str, rows: Sequence[SeparationRow]) -> None:
+    def add_separations(self, dataset_key: str, system_key: str, rows: Sequence[StoredSeparation]) -> None:
         """Insert separations with their estimates; the audio files must already exist."""
         with self.transaction() as conn:
             for row in rows:
@@ -191,7 +191,7 @@ class Store(ReportReads):
             for table in ("separations", "estimates", "metric_values", "transcripts"):
                 conn.executemany(f"DELETE FROM {table} WHERE dataset_key=? AND system_key=? AND mixture_id=?", ids)
 
-    def separation(self, dataset_key: str, system_key: str, mixture_id: str) -> SeparationRow | None:
+    def separation(self, dataset_key: str, system_key: str, mixture_id: str) -> StoredSeparation | None:
         head = self.conn.execute(
             "SELECT seconds, payload_bits, runtime_s, permutation, info_json FROM separations "
             "WHERE dataset_key=? AND system_key=? AND mixture_id=?", (dataset_key, system_key, mixture_id),
@@ -203,7 +203,7 @@ class Store(ReportReads):
             "WHERE dataset_key=? AND system_key=? AND mixture_id=? ORDER BY output_index",
             (dataset_key, system_key, mixture_id),
         ).fetchall()
-        return SeparationRow(mixture_id, head[0], head[1], head[2], tuple(json.loads(head[3])),
+        return StoredSeparation(mixture_id, head[0], head[1], head[2], tuple(json.loads(head[3])),
                              tuple(EstimateRow(*o) for o in outs), json.loads(head[4]))
 
     # -- metric values -------------------------------------------------------------------------

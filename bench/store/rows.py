@@ -30,8 +30,9 @@ class EstimateRow:
 
 
 @dataclass(frozen=True)
-class SeparationRow:
-    """Everything stored about one system's result on one mixture."""
+class StoredSeparation:
+    """Everything stored about one system's result on one mixture (what
+    :class:`~bench.run.separation.AssignedSeparation` becomes once its files are written)."""
 
     mixture_id: str
     seconds: float

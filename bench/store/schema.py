@@ -4,7 +4,8 @@ Tables
   datasets      dataset_key -> name, spec, size
   systems       system_key  -> name, family, full config, nominal bitrate
   separations   one row per (dataset, system, mixture): payload bits, seconds, runtime, speaker permutation
-  estimates     one row per (dataset, system, mixture, output): audio path, seconds, payload bits of that output's stream
+  estimates     one row per (dataset, system, mixture, output): audio path, seconds, payload bits of that
+                output's stream
   metric_values one row per (dataset, system, mixture, source, metric, version, field): value or a state
                 with reason (source -1: a per-mixture metric such as bitrate)
   runs          one row per ``bench run``: manifest
