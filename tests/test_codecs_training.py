@@ -53,3 +53,21 @@ def test_train_resume_export(tmp_path: Path, monkeypatch) -> None:
     codec = MDCTRVQCodec(export)
     wave = speech_like(0.5)
     assert codec.decode(codec.encode(wave, 2), 2, wave.size).shape == wave.shape
+
+
+def test_init_continues_from_an_exported_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    """A fresh machine has only the shipped checkpoint: --init continues its weights, steps and lineage."""
+    micro = dataclasses.replace(codec_config.CONFIGS["tiny"], model=TINY, segment_seconds=0.5, batch_size=2,
+                                warmup_steps=1, log_every=1, checkpoint_every=1)
+    monkeypatch.setitem(codec_config.CONFIGS, "tiny", micro)
+    data = make_tree(tmp_path / "data")
+    first = tmp_path / "first.pt"
+    assert recipe.run(args_for(data, tmp_path / "run1", 2, first)) == 0
+    parser = argparse.ArgumentParser()
+    recipe.add_arguments(parser)
+    args = parser.parse_args(["--config", "tiny", "--data", str(data), "--out", str(tmp_path / "run2"), "--steps", "3",
+                              "--threads", "1", "--init", str(first), "--export", str(tmp_path / "second.pt")])
+    assert recipe.run(args) == 0
+    meta = json.loads((tmp_path / "second.json").read_text())
+    assert meta["steps"] == 3                                    # 2 from the export, one more here
+    assert [h["from_step"] for h in meta["history"]] == [0, 2]

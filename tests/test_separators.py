@@ -153,3 +153,30 @@ def test_train_smoke(tmp_path: Path) -> None:
 def test_missing_files_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(BenchError, match="missing hyperparams.yaml"):
         load_separator(tmp_path)
+
+
+def test_init_continues_from_a_saved_model_directory(tmp_path: Path) -> None:
+    """A fresh machine has only the saved directory: --init copies its weights, step and commands."""
+    from libri2mix_tree import IDS, build_tree
+
+    from bench.baselines.separators import trainer
+    from bench.baselines.separators.train import add_arguments
+
+    build_tree(tmp_path / "data", lengths={mid: 6000 + 100 * i for i, mid in enumerate(IDS)},
+               mix_types=("mix_clean",))
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    common = ["--data", str(tmp_path / "data"), "--split", "test", "--eval-every", "1", "--segment", "0.25",
+              "--batch-size", "2"]
+    first = tmp_path / "first"
+    options = dataclasses.replace(trainer.TrainOptions.from_args(
+        parser.parse_args([*common, "--out", str(first), "--steps", "2"])), arch=SMALL, command="bench train first")
+    trainer.train(options)
+    second = tmp_path / "second"
+    options = dataclasses.replace(trainer.TrainOptions.from_args(
+        parser.parse_args([*common, "--out", str(second), "--steps", "3", "--init", str(first)])), arch=SMALL,
+        command="bench train second")
+    assert trainer.train(options)["steps"] == 3                   # continued at step 2, one more step
+    provenance = (second / "train_command.txt").read_text().splitlines()
+    assert provenance[:2] == ["# earlier: bench train first", "bench train second"]
+    assert "step=3/" in provenance[2]

@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dev-split", default="dev")
     parser.add_argument("--out", required=True, help="output model directory (speechbrain pretrained format)")
     parser.add_argument("--work", default=None, help="checkpoints and loss log (default: <out>.work)")
+    parser.add_argument("--init", default=None, metavar="DIR",
+                        help="continue from the weights of this saved model directory (e.g. the packaged one) "
+                             "when --work holds no resumable state; its step and commands carry over")
     add_loop_arguments(parser)
     parser.add_argument("--segment", type=float, default=None, help="training example length in seconds")
     add_run_arguments(parser)

@@ -14,6 +14,7 @@ import argparse
 import csv
 import logging
 import math
+import re
 import shlex
 import sys
 import time
@@ -26,7 +27,8 @@ import torch
 from bench.baselines.separators.data import DynamicMixer, fixed_examples, load_sources
 from bench.baselines.separators.loss import pit_si_snr_loss, si_snr
 from bench.baselines.separators.recipes import ARCHS, SepformerArch, hyperparams_yaml
-from bench.baselines.separators.sepformer import SepformerSeparator, build_separator, save_separator
+from bench.baselines.separators.sepformer import SepformerSeparator, build_separator, load_separator, save_separator
+from bench.errors import BenchError
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,8 @@ class TrainOptions:
     threads: int
     device: str
     command: str
+    init: Path | None = None        # a saved model directory to continue from (no resumable state)
+    lineage: tuple[str, ...] = ()   # earlier commands of that model (from its train_command.txt)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "TrainOptions":
@@ -82,7 +86,8 @@ class TrainOptions:
                    split=args.split, dev=Path(args.dev).expanduser() if args.dev else None, dev_split=args.dev_split,
                    out=out, work=Path(args.work).expanduser() if args.work else out.with_name(out.name + ".work"),
                    minutes=args.minutes, seed=args.seed, threads=args.threads, device=args.device,
-                   command=shlex.join(["bench", *sys.argv[1:]]) if sys.argv[1:2] == ["train"] else "")
+                   command=shlex.join(["bench", *sys.argv[1:]]) if sys.argv[1:2] == ["train"] else "",
+                   init=Path(args.init).expanduser() if getattr(args, "init", None) else None)
 
 
 def lr_at(step: int, schedule: Schedule) -> float:
@@ -122,6 +127,10 @@ def train(options: TrainOptions) -> dict:
         mixer.set_state(state["mixer"])
         step, best = int(state["step"]), float(state["best"])
         log.info("resumed from %s at step %d", state_path, step)
+    elif options.init is not None:
+        step, lineage = init_from_model_dir(model, options.init)
+        options = replace(options, lineage=lineage)
+        log.info("continuing from the weights in %s (step %d, fresh optimiser)", options.init, step)
 
     started = time.monotonic()
     log_path = options.work / "loss.csv"
@@ -197,9 +206,31 @@ def save_state(path: Path, model: torch.nn.Module, optimiser: torch.optim.Optimi
     tmp.replace(path)
 
 
+def init_from_model_dir(model: SepformerSeparator, model_dir: Path) -> tuple[int, tuple[str, ...]]:
+    """Copy a saved model's weights into ``model``: (its step, its earlier commands).
+
+    Why: the resumable state (``--work``) stays on the machine that trained; a later session
+    or another lab has the saved speechbrain directory and its ``train_command.txt``.
+    """
+    saved = load_separator(model_dir)
+    for name in ("encoder", "masknet", "decoder"):
+        try:
+            getattr(model, name).load_state_dict(getattr(saved, name).state_dict())
+        except RuntimeError as exc:
+            raise BenchError(f"{model_dir}: its {name} does not fit this --config "
+                             f"({str(exc).splitlines()[0]})") from None
+    provenance = model_dir / "train_command.txt"
+    lines = provenance.read_text().splitlines() if provenance.is_file() else []
+    found = [int(m.group(1)) for line in lines for m in [re.search(r"step=(\d+)/", line)] if m]
+    commands = tuple(line.removeprefix("# earlier: ") for line in lines
+                     if line and (not line.startswith("#") or line.startswith("# earlier: ")))
+    return (found[-1] if found else 0), commands
+
+
 def write_provenance(options: TrainOptions, step: int) -> None:
     """``train_command.txt`` next to the weights: the exact command and where training stood."""
-    lines = [options.command or "(not started from the command line)",
+    lines = [*(f"# earlier: {c}" for c in options.lineage),
+             options.command or "(not started from the command line)",
              f"# config={options.config} step={step}/{options.schedule.steps} schedule={asdict(options.schedule)}",
              f"# data={options.data} split={options.split} dev={options.dev} seed={options.seed}"]
     (options.out / "train_command.txt").write_text("\n".join(lines) + "\n")

@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in the run folder")
+    parser.add_argument("--init", metavar="PATH", default=None,
+                        help="start from this exported checkpoint (e.g. the packaged one) when the run folder "
+                             "has no last.pt; its JSON's steps and commands carry over")
     parser.add_argument("--export", metavar="PATH", default=None,
                         help="after training, write weights-only checkpoint PATH (+ PATH.json)")
 

@@ -25,6 +25,7 @@ from bench.baselines.codecs.mdct_rvq.config import CONFIGS, TrainConfig
 from bench.baselines.codecs.mdct_rvq.data import SegmentSampler, find_training_files
 from bench.baselines.codecs.mdct_rvq.losses import MultiResolutionSpectralLoss, mdct_loss, snr_loss
 from bench.baselines.codecs.mdct_rvq.model import MDCTRVQModel
+from bench.errors import BenchError
 
 log = logging.getLogger(__name__)
 LOG_FIELDS = ["step", "elapsed_s", "loss", "mel", "spec", "mdct", "snr", "commit", "adv", "feat", "disc", "lr",
@@ -66,6 +67,28 @@ def validation_mel(model: MDCTRVQModel, spectral: MultiResolutionSpectralLoss, b
         out[f"val_snr_{label}"] = -float(snr_loss(decoded, batch))
     model.train()
     return out
+
+
+def init_from_export(model: MDCTRVQModel, path: Path, cfg: TrainConfig, device: torch.device
+                     ) -> tuple[int, float, list[dict]]:
+    """Load a shipped (weights-only) checkpoint to continue training it: (step, seconds, history).
+
+    Why: a run folder's ``last.pt`` (with the optimiser) lives on the machine that trained it;
+    what a later session or another lab has is the exported checkpoint and its JSON, which
+    records the steps, time and commands so far.  The optimiser restarts (AdamW's moments
+    re-estimate within the warm-up), and the history keeps every command in the lineage.
+    """
+    import json
+
+    from bench.baselines.codecs.mdct_rvq.checkpoint import load_model
+
+    loaded = load_model(path, str(device))
+    if loaded.cfg != cfg.model:
+        raise BenchError(f"{path}: its model config differs from the preset's; pick the matching --config")
+    model.load_state_dict(loaded.state_dict())
+    meta_path = path.with_suffix(".json")
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    return int(meta.get("steps", 0)), float(meta.get("train_seconds", 0.0)), list(meta.get("history", []))
 
 
 def _stop_on_sigterm() -> None:
@@ -130,6 +153,9 @@ def train(args: argparse.Namespace) -> int:
         step, elapsed_before = state["step"], state.get("elapsed_s", 0.0)
         history = list(state.get("history", []))
         print(f"resumed from {last} at step {step}", file=sys.stderr)
+    elif getattr(args, "init", None):
+        step, elapsed_before, history = init_from_export(model, Path(args.init), cfg, device)
+        print(f"continuing from the exported weights {args.init} (step {step}; fresh optimiser)", file=sys.stderr)
 
     log_path = out / "log.csv"
     new_log = not log_path.exists() or args.fresh
