@@ -235,3 +235,19 @@ def test_snr_loss_equals_the_mdct_domain_error_and_linear_paths_learn_signs() ->
 
 def nn_pad(x: torch.Tensor, pad: tuple[int, int]) -> torch.Tensor:
     return torch.nn.functional.pad(x, pad)
+
+
+def test_export_leaves_out_the_derivable_ema_sums_and_loading_restores_them(tmp_path) -> None:
+    from bench.baselines.codecs.mdct_rvq.checkpoint import export_weights, load_model
+
+    model = random_model(seed=5)
+    for vq in model.quantizer.stages:          # counts as after training: uneven
+        vq.cluster_size.uniform_(0.1, 3.0)
+        vq.restore_embed_sum()
+    path = tmp_path / "c.pt"
+    export_weights(model, path, {})
+    assert not any(k.endswith(".embed_sum") for k in torch.load(path, weights_only=True)["state_dict"])
+    loaded = load_model(path)
+    for a, b in zip(model.quantizer.stages, loaded.quantizer.stages):
+        torch.testing.assert_close(a.embed_sum, b.embed_sum)
+        torch.testing.assert_close(a.codebook, b.codebook)

@@ -31,10 +31,14 @@ def atomic_save(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
+DERIVED_SUFFIX = ".embed_sum"
+"""EMA sums are codebook x smoothed count: derivable, so not shipped (a K=64 codec stays under 20 MB)."""
+
+
 def export_weights(model: MDCTRVQModel, path: Path, info: dict[str, Any]) -> None:
     """Write the weights-only checkpoint and ``<path>.json`` (config + ``info``)."""
     state = {k: v.detach().float().cpu().clone() if v.is_floating_point() else v.detach().cpu().clone()
-             for k, v in model.state_dict().items()}
+             for k, v in model.state_dict().items() if not k.endswith(DERIVED_SUFFIX)}
     atomic_save({"format": 1, "config": model.cfg.to_dict(), "state_dict": state}, path)
     meta = {"config": model.cfg.to_dict(), **info}
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
@@ -49,5 +53,16 @@ def load_model(path: Path | None = None, device: str = "cpu") -> MDCTRVQModel:
     if not isinstance(blob, dict) or "state_dict" not in blob or "config" not in blob:
         raise BenchError(f"{path}: not an MDCT-RVQ codec checkpoint")
     model = MDCTRVQModel(ModelConfig.from_dict(blob["config"]))
-    model.load_state_dict(blob["state_dict"])
+    state = dict(blob["state_dict"])
+    derived = [k for k in model.state_dict() if k.endswith(DERIVED_SUFFIX) and k not in state]
+    try:
+        model.load_state_dict(state, strict=not derived)
+    except RuntimeError as exc:
+        raise BenchError(f"{path}: weights do not fit its config ({str(exc).splitlines()[0]})") from None
+    missing = set(model.state_dict()) - set(state) - set(derived)
+    if missing:
+        raise BenchError(f"{path}: weights missing for {', '.join(sorted(missing)[:3])}")
+    if derived:
+        for vq in model.quantizer.stages:
+            vq.restore_embed_sum()
     return model.to(device).eval()

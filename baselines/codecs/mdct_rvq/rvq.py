@@ -40,6 +40,13 @@ class EMAVectorQuantizer(nn.Module):
         self.register_buffer("embed_sum", self.codebook.clone())
         self.register_buffer("initialised", torch.tensor(False))
 
+    @torch.no_grad()
+    def restore_embed_sum(self) -> None:
+        """Rebuild the EMA sums from codebook and counts (the inverse of the normalisation in :meth:`update`)."""
+        total = self.cluster_size.sum()
+        smoothed = (self.cluster_size + self.eps) / (total + self.codebook_size * self.eps) * total
+        self.embed_sum.copy_(self.codebook * smoothed[:, None])
+
     def encode(self, r: torch.Tensor) -> torch.Tensor:
         """d = argmin_m ||r - w_m||^2 for r [..., K] -> [...] (int64)."""
         flat = r.reshape(-1, self.dim)
