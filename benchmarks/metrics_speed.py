@@ -1,36 +1,54 @@
-"""Speed of our metric implementations against the reference packages, on the same clips.
+"""Speed of our metric implementations against the reference ones, on the same clips, side by side.
 
-Prints, in one run:
-  * DNSMOS clips/s: ours (windows of all clips batched into each ONNX call) vs
-    speechmos's ``dnsmos.run`` called clip by clip (as papers' scripts do), and the ratio;
-  * SI-SNR clips/s: ours (float64 numpy) vs torchmetrics'
-    ``scale_invariant_signal_noise_ratio``, and the ratio.
+Prints, in one run, for each thread count (``--threads 1,2``):
+  * DNSMOS: ours (``DnsmosModels.score``) vs speechmos's per-clip loop (its ``DNSMOS``
+    object, the one ``speechmos.dnsmos.run`` calls, with its two ONNX sessions given the
+    same thread count), the ratio of their wall times and of their CPU times, and the
+    largest difference of any of the four scores;
+  * at the largest thread count, ours in that many single-thread worker processes
+    instead of one multi-thread process (threads against processes);
+  * ASR for DWER/DCER: the batched Whisper path (``WhisperRecognizer.transcribe_many``)
+    vs one ``transcribe`` call per utterance, utterances/s, the ratio, and how many
+    transcripts differ;
+  * SI-SNR clips/s: ours (float64 numpy) vs torchmetrics.
 
-Not a test (timings vary by machine).  Needs the reference packages:
+Timings are interleaved: the clips are cut into groups of ``--group`` and each group
+goes through ours and the reference back to back, alternating which goes first, so
+load from other processes on a shared machine hits both alike.  Not a test (timings
+vary by machine).  Needs the reference packages:
 
     .venv/bin/pip install -e '.[reference]'      # speechmos + librosa + torchmetrics
-    .venv/bin/python benchmarks/metrics_speed.py --clips 16 --seconds 6
+    .venv/bin/python benchmarks/metrics_speed.py --clips 16 --threads 1,2
 
-Clips are the embedded set's sources when present, else synthetic speech-like signals.
+Clips are the embedded set's ``s1`` sources (every ``80 / --clips``-th, so short and long
+clips both occur), else synthetic speech-like signals; ``--folder`` takes FLAC files
+from elsewhere (e.g. a Libri2Mix ``test/s1`` folder).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 
 SR = 16000
+EMBEDDED = Path(__file__).resolve().parents[1] / "bench" / "data" / "embedded" / "Libri2Mix" / "wav16k" / "min" / \
+    "test" / "s1"
 
 
-def load_clips(count: int, seconds: float) -> list[np.ndarray]:
+def load_clips(count: int, seconds: float = 6.0, folder: Path = EMBEDDED) -> list[np.ndarray]:
+    """``count`` clips spread evenly over the sorted FLAC files of ``folder`` (synthetic if too few)."""
     import soundfile as sf
 
-    folder = Path(__file__).resolve().parents[1] / "bench" / "data" / "embedded" / "Libri2Mix" / "wav16k" / "min" / \
-        "test" / "s1"
-    files = sorted(folder.glob("*.flac"))[:count] if folder.is_dir() else []
+    files = sorted(folder.glob("*.flac")) if folder.is_dir() else []
+    if files and count:
+        picks = np.linspace(0, len(files) - 1, min(count, len(files))).round().astype(int)
+        files = [files[i] for i in sorted(set(picks))]
     clips = [sf.read(str(f), dtype="float32")[0] for f in files]
     rng = np.random.default_rng(0)
     while len(clips) < count:
@@ -40,53 +58,150 @@ def load_clips(count: int, seconds: float) -> list[np.ndarray]:
     return clips
 
 
-def rate(fn, clips) -> tuple[float, object]:
-    start = time.perf_counter()
-    out = fn(clips)
-    return len(clips) / (time.perf_counter() - start), out
+def limit_blas(threads: int):
+    """Cap BLAS threads (librosa's matrix products) where threadpoolctl is installed."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(threads)
+
+
+def side_by_side(ours: Callable[[list], list], theirs: Callable[[list], list], clips: list, group: int
+                 ) -> tuple[dict[str, float], list, list]:
+    """Wall and CPU seconds of each side over all clips, interleaved by group; and both outputs."""
+    times = {"ours_wall": 0.0, "ours_cpu": 0.0, "ref_wall": 0.0, "ref_cpu": 0.0}
+    out_ours: list = []
+    out_ref: list = []
+    for g, first in enumerate(range(0, len(clips), group)):
+        part = clips[first:first + group]
+        order = [("ours", ours, out_ours), ("ref", theirs, out_ref)]
+        for side, fn, sink in (order if g % 2 == 0 else order[::-1]):
+            wall, cpu = time.perf_counter(), time.process_time()
+            sink.extend(fn(part))
+            times[f"{side}_wall"] += time.perf_counter() - wall
+            times[f"{side}_cpu"] += time.process_time() - cpu
+    return times, out_ours, out_ref
+
+
+# -- DNSMOS ----------------------------------------------------------------------------------------
+def reference_dnsmos(threads: int):
+    """speechmos's ``DNSMOS`` object with its two sessions at ``threads`` intra-op threads.
+
+    ``speechmos.dnsmos.run`` builds the same object with ONNX Runtime's default options
+    (every core); building it here only pins the thread count, the code that runs per
+    clip is speechmos's own ``DNSMOS.__call__``.
+    """
+    import onnxruntime as ort
+    from speechmos import dnsmos  # imports librosa
+
+    from bench.metrics.dnsmos import model_paths
+
+    primary, p808 = model_paths()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    model = dnsmos.DNSMOS.__new__(dnsmos.DNSMOS)
+    model.primary_model_path = str(primary)
+    model.onnx_sess = ort.InferenceSession(str(primary), options, providers=["CPUExecutionProvider"])
+    model.p808_onnx_sess = ort.InferenceSession(str(p808), options, providers=["CPUExecutionProvider"])
+    return lambda clips: [model(c, SR, False) for c in clips]
+
+
+def score_diff(ours: Sequence, theirs: Sequence[dict]) -> float:
+    keys = (("sig", "sig_mos"), ("bak", "bak_mos"), ("ovrl", "ovrl_mos"), ("p808", "p808_mos"))
+    return max(abs(getattr(o, a) - float(r[b])) for o, r in zip(ours, theirs) for a, b in keys)
+
+
+_WORKER_MODELS = None
+
+
+def _worker_init() -> None:
+    global _WORKER_MODELS
+    from bench.metrics.dnsmos import DnsmosModels
+
+    _WORKER_MODELS = DnsmosModels(threads=1)
+
+
+def _worker_score(clips: list) -> list:
+    return _WORKER_MODELS.score(clips)
+
+
+def dnsmos_section(clips: list, threads_list: Sequence[int], group: int) -> None:
+    from bench.metrics.dnsmos import DnsmosModels, tile, window_starts
+
+    n_windows = sum(len(window_starts(tile(c))) for c in clips)
+    print(f"DNSMOS: {len(clips)} clips, {n_windows} windows of 9.01 s")
+    try:
+        reference_dnsmos(1)
+    except ImportError as exc:
+        print(f"  speechmos/librosa unavailable ({exc}): pip install -e '.[reference]'")
+        return
+    for threads in threads_list:
+        ours_models = DnsmosModels(threads=threads)
+        theirs = reference_dnsmos(threads)
+        with limit_blas(threads):
+            ours_models.score(clips[:1]), theirs(clips[:1])  # warm-up: session initialisation
+            t, ours, ref = side_by_side(ours_models.score, theirs, clips, group)
+        print(f"  {threads} thread(s): ours {len(clips) / t['ours_wall']:.3f} clips/s, "
+              f"speechmos {len(clips) / t['ref_wall']:.3f} clips/s; ratio {t['ref_wall'] / t['ours_wall']:.2f}x wall, "
+              f"{t['ref_cpu'] / t['ours_cpu']:.2f}x CPU; max |score diff| {score_diff(ours, ref):.1e}")
+    workers = max(threads_list)
+    if workers > 1:
+        theirs = reference_dnsmos(workers)
+        with ProcessPoolExecutor(workers, initializer=_worker_init) as pool, limit_blas(workers):
+            list(pool.map(_worker_score, [clips[:1]] * workers))  # warm-up in every worker
+
+            def in_processes(part: list) -> list:
+                return [s for chunk in pool.map(_worker_score, [[c] for c in part]) for s in chunk]
+
+            t, ours, ref = side_by_side(in_processes, theirs, clips, max(group, workers))
+        print(f"  {workers} processes x 1 thread: ours {len(clips) / t['ours_wall']:.3f} clips/s, "
+              f"speechmos ({workers} threads) {len(clips) / t['ref_wall']:.3f} clips/s; "
+              f"ratio {t['ref_wall'] / t['ours_wall']:.2f}x wall; max |score diff| {score_diff(ours, ref):.1e}")
+
+
+# -- SI-SNR ----------------------------------------------------------------------------------------
+def sisnr_section(clips: list) -> None:
+    from bench.metrics.sisnr import si_snr
+
+    refs = [c[::-1].copy() for c in clips]
+    reps = 20
+
+    def rate(fn) -> float:
+        start = time.perf_counter()
+        fn()
+        return reps * len(clips) / (time.perf_counter() - start)
+
+    ours = rate(lambda: [si_snr(e, r) for _ in range(reps) for e, r in zip(clips, refs)])
+    try:
+        import torch
+        from torchmetrics.functional.audio import scale_invariant_signal_noise_ratio
+    except ImportError as exc:
+        print(f"SI-SNR: ours {ours:.0f} clips/s; torchmetrics unavailable ({exc})")
+        return
+    theirs = rate(lambda: [float(scale_invariant_signal_noise_ratio(torch.from_numpy(e), torch.from_numpy(r)))
+                           for _ in range(reps) for e, r in zip(clips, refs)])
+    print(f"SI-SNR: ours {ours:.0f} clips/s, torchmetrics {theirs:.0f} clips/s, ratio {ours / theirs:.2f}x")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=6.0, help="length of synthetic clips")
-    parser.add_argument("--threads", type=int, default=None, help="ONNX threads for our DNSMOS")
+    parser.add_argument("--folder", type=Path, default=EMBEDDED, help="FLAC clips (default: the embedded s1)")
+    parser.add_argument("--threads", default="1,2", help="thread counts to compare at, e.g. 1,2")
+    parser.add_argument("--group", type=int, default=4, help="clips per interleaved timing group")
+    parser.add_argument("--sections", default="dnsmos,asr,sisnr")
     args = parser.parse_args()
-    clips = load_clips(args.clips, args.seconds)
+    clips = load_clips(args.clips, args.seconds, args.folder)
     print(f"{len(clips)} clips, {sum(map(len, clips)) / SR:.1f} s of audio")
-
-    from bench.metrics.dnsmos import DnsmosModels
-
-    ours = DnsmosModels(threads=args.threads)
-    ours.score(clips[:1])  # warm-up (session initialisation)
-    ours_rate, ours_scores = rate(ours.score, clips)
-    try:
-        from speechmos import dnsmos as reference  # imports librosa
-    except ImportError as exc:
-        print(f"DNSMOS: ours {ours_rate:.2f} clips/s; speechmos unavailable ({exc}): pip install -e '.[reference]'")
-    else:
-        reference.run(clips[0], SR)  # warm-up
-        ref_rate, ref_scores = rate(lambda cs: [reference.run(c, SR) for c in cs], clips)
-        worst = max(abs(o.p808 - float(r["p808_mos"])) for o, r in zip(ours_scores, ref_scores))
-        print(f"DNSMOS: ours {ours_rate:.2f} clips/s, speechmos {ref_rate:.2f} clips/s, "
-              f"ratio {ours_rate / ref_rate:.2f}x (max |P.808 diff| {worst:.1e})")
-
-    from bench.metrics.sisnr import si_snr
-
-    refs = [c[::-1].copy() for c in clips]
-    reps = 20
-    ours_rate, _ = rate(lambda cs: [si_snr(e, r) for _ in range(reps) for e, r in zip(cs, refs)], clips)
-    ours_rate *= reps
-    try:
-        import torch
-        from torchmetrics.functional.audio import scale_invariant_signal_noise_ratio
-    except ImportError as exc:
-        print(f"SI-SNR: ours {ours_rate:.0f} clips/s; torchmetrics unavailable ({exc})")
-        return
-    tm_rate, _ = rate(lambda cs: [float(scale_invariant_signal_noise_ratio(torch.from_numpy(e), torch.from_numpy(r)))
-                                  for _ in range(reps) for e, r in zip(cs, refs)], clips)
-    tm_rate *= reps
-    print(f"SI-SNR: ours {ours_rate:.0f} clips/s, torchmetrics {tm_rate:.0f} clips/s, ratio {ours_rate / tm_rate:.2f}x")
+    threads = [int(t) for t in args.threads.split(",")]
+    sections = set(args.sections.split(","))
+    if "dnsmos" in sections:
+        dnsmos_section(clips, threads, args.group)
+    if "sisnr" in sections:
+        sisnr_section(clips)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,19 @@ step, because papers quote numbers from that script (usually through the
    the windows.
 
 The ONNX files are the ones shipped in the ``speechmos`` wheel, found with importlib
-without importing speechmos's Python code (which imports librosa).  Windows of all
-clips of a scoring task go through each ONNX model in one call.  Runs on CPU (the
-models are small); ``--device cuda`` does not move it.
+without importing speechmos's Python code (which imports librosa).
+
+Speed without changing the numbers: the windows of a clip overlap by 8 s, so both
+networks' expensive time-local layers run once per clip and each window reads its share
+(:mod:`bench.metrics.dnsmos_share`, the graph cut in :mod:`bench.metrics.dnsmos_graph`);
+the P.808 mel spectrogram is computed once per clip too (:mod:`bench.metrics.dnsmos_p808`).
+Scores equal speechmos's to about 1e-6 at a third or less of its compute.
+ONNX Runtime keeps its memory arena: the trunk runs on chunks of at most one window's
+frames, so the arena's blocks are reused call after call instead of growing (turning
+the arena off cost more system time than the models' compute).  ``device="cuda[:N]"``
+runs the three ONNX parts on the CUDA execution provider when the ``onnxruntime-gpu``
+wheel is installed (``pip install 'jsac-bench[gpu]'``); without it DNSMOS stays on the
+CPU and says so once in the log.
 """
 
 from __future__ import annotations
@@ -27,11 +37,14 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Sequence
+from typing import Callable, ClassVar, Sequence
 
 import numpy as np
 
 from bench.metrics.base import Metric, MetricInput
+from bench.metrics.dnsmos_graph import SplitModel, split_p808, split_p835
+from bench.metrics.dnsmos_p808 import shared_inputs
+from bench.metrics.dnsmos_share import ClipWindows, Stages, frames, window_scores
 from bench.metrics.mel import mel_spectrogram, power_to_db
 
 log = logging.getLogger(__name__)
@@ -69,26 +82,39 @@ def model_paths(personalized: bool = False) -> tuple[Path, Path]:
     return primary, root / "dnsmos_models" / "model_v8.onnx"
 
 
-def windows(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """The 9.01 s analysis windows of one clip [num_windows, 144160], as dnsmos_local.py cuts them."""
+def tile(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The clip appended to itself until it is one window long, as dnsmos_local.py does."""
     audio = np.asarray(audio, dtype=np.float32)
     if audio.size == 0:
         raise ValueError("DNSMOS of an empty signal is undefined")
     len_samples = int(INPUT_LENGTH * sample_rate)
     while len(audio) < len_samples:
         audio = np.append(audio, audio)
-    num_hops = int(np.floor(len(audio) / sample_rate) - INPUT_LENGTH) + 1
-    out = []
-    for idx in range(num_hops):
-        # same float expressions as the reference, so the boundaries round identically
-        segment = audio[int(idx * sample_rate): int((idx + INPUT_LENGTH) * sample_rate)]
-        if len(segment) >= len_samples:
-            out.append(segment)
-    return np.stack(out)
+    return audio
+
+
+def window_starts(tiled: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[int, ...]:
+    """Sample offsets of the analysis windows of a tiled clip, by the reference's rule.
+
+    The reference cuts ``audio[int(idx * sr): int((idx + 9.01) * sr)]`` and skips a
+    segment shorter than a window; the same float expressions are kept here so the
+    boundaries round identically.
+    """
+    len_samples = int(INPUT_LENGTH * sample_rate)
+    num_hops = int(np.floor(len(tiled) / sample_rate) - INPUT_LENGTH) + 1
+    return tuple(int(idx * sample_rate) for idx in range(num_hops)
+                 if len(tiled[int(idx * sample_rate): int((idx + INPUT_LENGTH) * sample_rate)]) >= len_samples)
+
+
+def windows(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The 9.01 s analysis windows of one clip [num_windows, 144160], as dnsmos_local.py cuts them."""
+    tiled = tile(audio, sample_rate)
+    length = int(INPUT_LENGTH * sample_rate)
+    return np.stack([tiled[s:s + length] for s in window_starts(tiled, sample_rate)])
 
 
 def p808_features(window: np.ndarray) -> np.ndarray:
-    """The P.808 model input for one window: [900, 120] float32."""
+    """The P.808 model input for one window: [900, 120] float32 (the reference's per-window recipe)."""
     mel = mel_spectrogram(window[:-P808_TRIM], SAMPLE_RATE, N_FFT, HOP, N_MELS)
     return ((power_to_db(mel, ref="max") + 40.0) / 40.0).T.astype(np.float32)
 
@@ -101,25 +127,51 @@ class DnsmosScores:
     p808: float
 
 
-class DnsmosModels:
-    """The two ONNX sessions, loaded once; scores many clips with batched windows."""
+def providers(device: str = "cpu") -> list:
+    """ONNX Runtime execution providers for ``device`` (``cpu``, ``cuda`` or ``cuda:N``).
 
-    def __init__(self, personalized: bool = False, threads: int | None = None, batch_windows: int = 4) -> None:
+    CUDA needs the ``onnxruntime-gpu`` wheel; without its provider the models run on the
+    CPU (logged once), since DNSMOS on the CPU gives the same numbers, only slower.
+    """
+    if not device.startswith("cuda"):
+        return ["CPUExecutionProvider"]
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        log.warning("DNSMOS: --device %s asked for, but onnxruntime has no CUDA provider "
+                    "(pip install 'jsac-bench[gpu]'); running on the CPU", device)
+        return ["CPUExecutionProvider"]
+    index = int(device.split(":", 1)[1]) if ":" in device else 0
+    return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
+
+
+class DnsmosModels:
+    """The ONNX sessions of both models, each cut in three parts, loaded once; scores many clips.
+
+    ``threads``: intra-op threads of each session (``None``: ONNX Runtime's default,
+    every core).  ``head_batch``: windows per head call.
+    """
+
+    def __init__(self, personalized: bool = False, threads: int | None = None, device: str = "cpu",
+                 head_batch: int = 8) -> None:
         import onnxruntime as ort
 
         primary, p808 = model_paths(personalized)
         options = ort.SessionOptions()
-        # the P.835 model's activations take ~150 MB per window: no arena (memory is returned after
-        # each call) and modest batches keep a worker's memory flat; larger batches gain nothing on CPU
-        options.enable_cpu_mem_arena = False
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-        providers = ["CPUExecutionProvider"]
-        self.primary = ort.InferenceSession(str(primary), options, providers=providers)
-        self.p808 = ort.InferenceSession(str(p808), options, providers=providers)
+        self.providers = providers(device)
+
+        def stages(split: SplitModel) -> Stages:
+            run = [self._runner(ort.InferenceSession(m, options, providers=self.providers))
+                   for m in (split.stage_a, split.stage_b, split.head)]
+            return Stages(run[0], run[1], run[2], split.edges)
+
+        self.p835 = stages(split_p835(primary))
+        self.p808 = stages(split_p808(p808))
         self.polys = {k: np.poly1d(v) for k, v in (POLY_PERSONALIZED if personalized else POLY_DEFAULT).items()}
-        self.batch_windows = max(1, batch_windows)
+        self.head_batch = max(1, head_batch)
 
     def score(self, clips: Sequence[np.ndarray], sample_rate: int = SAMPLE_RATE) -> list[DnsmosScores]:
         """Scores of each clip (1-D float arrays at ``sample_rate``)."""
@@ -128,26 +180,30 @@ class DnsmosModels:
 
             log.info("DNSMOS: resampling %d clips from %d Hz to %d Hz", len(clips), sample_rate, SAMPLE_RATE)
             clips = [resample(np.asarray(c, dtype=np.float32), sample_rate, SAMPLE_RATE) for c in clips]
-        per_clip = [windows(c) for c in clips]
-        stacked = np.concatenate(per_clip)
-        raw = np.concatenate([self._run(stacked[i:i + self.batch_windows])
-                              for i in range(0, len(stacked), self.batch_windows)])
-        out, start = [], 0
-        for w in per_clip:
-            part = raw[start:start + len(w)]
-            start += len(w)
+        cut = []
+        for clip in clips:
+            tiled = tile(clip)
+            cut.append(ClipWindows(tiled, window_starts(tiled)))
+        p835 = window_scores(frames(cut), self.p835, self.head_batch)
+        p808_stream, order = shared_inputs(cut)
+        p808_raw = window_scores(p808_stream, self.p808, self.head_batch)[:, 0]
+        first = np.cumsum([0] + [len(c.starts) for c in cut])
+        p808 = np.empty(len(order))
+        p808[[first[c] + k for c, k in order]] = p808_raw
+        out = []
+        for c in range(len(cut)):
+            part, mos = p835[first[c]:first[c + 1]], p808[first[c]:first[c + 1]]
             sig = float(np.mean(self.polys["sig"](part[:, 0])))
             bak = float(np.mean(self.polys["bak"](part[:, 1])))
             ovrl = float(np.mean(self.polys["ovrl"](part[:, 2])))
-            out.append(DnsmosScores(sig, bak, ovrl, float(np.mean(part[:, 3]))))
+            out.append(DnsmosScores(sig, bak, ovrl, float(np.mean(mos))))
         return out
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:
-        """[n, 4]: raw SIG, BAK, OVRL and P.808 MOS of each window."""
-        p835 = self.primary.run(None, {"input_1": batch.astype(np.float32)})[0]
-        feats = np.stack([p808_features(w) for w in batch])
-        p808 = self.p808.run(None, {"input_1": feats})[0]
-        return np.concatenate([p835.astype(np.float64), p808.astype(np.float64)[:, :1]], axis=1)
+    @staticmethod
+    def _runner(session) -> Callable[[np.ndarray], np.ndarray]:
+        """An ONNX session as a function of its one input."""
+        input_name = session.get_inputs()[0].name
+        return lambda x: session.run(None, {input_name: np.ascontiguousarray(x, dtype=np.float32)})[0]
 
 
 class DNSMOS(Metric):

@@ -75,16 +75,26 @@ def power_spectrogram(audio: np.ndarray, n_fft: int, hop_length: int, pad_mode: 
     x = np.pad(x, pad, mode=pad_mode)
     num_frames = 1 + (x.shape[-1] - n_fft) // hop_length
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft, axis=-1)[..., ::hop_length, :][..., :num_frames, :]
+    return np.swapaxes(frame_power(frames), -1, -2)
+
+
+def frame_power(frames: np.ndarray) -> np.ndarray:
+    """|rfft|^2 of periodic-Hann-windowed frames [..., n_fft] -> [..., 1 + n_fft // 2] (float64).
+
+    The per-frame step of :func:`power_spectrogram`, for callers that cut their own
+    frames (DNSMOS's P.808 features frame a clip once for all its windows).
+    """
+    frames = np.asarray(frames, dtype=np.float64)
+    n_fft = frames.shape[-1]
     spectrum = np.fft.rfft(frames * periodic_hann(n_fft), n=n_fft, axis=-1)
-    power = spectrum.real ** 2 + spectrum.imag ** 2
-    return np.swapaxes(power, -1, -2)
+    return spectrum.real ** 2 + spectrum.imag ** 2
 
 
 def mel_spectrogram(audio: np.ndarray, sample_rate: int, n_fft: int, hop_length: int, n_mels: int,
                     pad_mode: str = "constant") -> np.ndarray:
     """Mel power spectrogram [..., n_mels, frames] (librosa ``feature.melspectrogram``, power 2)."""
     basis = mel_filterbank(sample_rate, n_fft, n_mels).astype(np.float64)
-    return np.einsum("mf,...ft->...mt", basis, power_spectrogram(audio, n_fft, hop_length, pad_mode))
+    return basis @ power_spectrogram(audio, n_fft, hop_length, pad_mode)
 
 
 def power_to_db(power: np.ndarray, ref: str | float = "max", amin: float = 1e-10,

@@ -1,4 +1,10 @@
-"""DNSMOS: our features equal librosa's, our scores equal speechmos's ``dnsmos.run``."""
+"""DNSMOS: our features equal librosa's, our scores equal speechmos's ``dnsmos.run``.
+
+The fast path shares the time-local layers between overlapping windows; besides the
+end-to-end comparison with speechmos, each window's intermediate rows are compared with
+the same layers run on that window alone (the check that would catch a wrong edge
+geometry even where the global max-pool happens to hide it).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,12 @@ import pytest
 
 from bench.metrics import mel
 from bench.metrics.base import MetricInput
-from bench.metrics.dnsmos import DNSMOS, INPUT_LENGTH, DnsmosModels, windows
+from bench.metrics import dnsmos_share
+from bench.metrics.dnsmos import (DNSMOS, INPUT_LENGTH, DnsmosModels, model_paths, p808_features, providers, tile,
+                                  window_starts, windows)
+from bench.metrics.dnsmos_graph import split_p808, split_p835
+from bench.metrics.dnsmos_p808 import clip_mel, shared_inputs, window_features
+from bench.metrics.dnsmos_share import ClipWindows
 
 
 def _clips() -> list[np.ndarray]:
@@ -82,10 +93,10 @@ def test_scores_equal_speechmos(models):
     ours = models.score(clips)  # one batched call over every window of every clip
     for clip, got in zip(clips, ours):
         want = reference.run(clip, 16000)
-        assert got.sig == pytest.approx(want["sig_mos"], abs=1e-3)
-        assert got.bak == pytest.approx(want["bak_mos"], abs=1e-3)
-        assert got.ovrl == pytest.approx(want["ovrl_mos"], abs=1e-3)
-        assert got.p808 == pytest.approx(float(want["p808_mos"]), abs=1e-3)
+        assert got.sig == pytest.approx(want["sig_mos"], abs=1e-4)
+        assert got.bak == pytest.approx(want["bak_mos"], abs=1e-4)
+        assert got.ovrl == pytest.approx(want["ovrl_mos"], abs=1e-4)
+        assert got.p808 == pytest.approx(float(want["p808_mos"]), abs=1e-4)
 
 
 def test_metric_batches_and_resamples(models):
@@ -99,3 +110,105 @@ def test_metric_batches_and_resamples(models):
     assert set(out[1]) == {"p808", "ovrl", "sig", "bak"}  # 8 kHz input is resampled to 16 kHz
     assert isinstance(out[2], ValueError)
     assert metric.columns() == ["dnsmos_p808", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak"]
+
+
+# -- the shared-window fast path against each window computed alone ------------------------------
+def _multi_window_clips() -> list[ClipWindows]:
+    """A 12.4 s clip whose loudest bin is in its last window only (two P.808 scalings), and a 1 s clip (7 windows)."""
+    rng = np.random.default_rng(3)
+    sr = 16000
+    long = (0.05 * rng.standard_normal(int(12.4 * sr))).astype(np.float32)
+    long[int(10.5 * sr):int(10.55 * sr)] = 0.9  # a loud burst that only the last window (2 .. 11.01 s) sees
+    short = (0.2 * np.sin(2 * np.pi * 220 * np.arange(sr) / sr)).astype(np.float32)
+    return [ClipWindows(tile(c), window_starts(tile(c))) for c in (long, short)]
+
+
+def _session(model: bytes | str):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda x: session.run(None, {name: np.ascontiguousarray(x, dtype=np.float32)})[0]
+
+
+def _stage_rows(split, windowed: dnsmos_share.Windowed, alone: list[np.ndarray]) -> None:
+    """Stage-A and stage-B rows of every window from the shared path equal the window run alone."""
+    a, b = _session(split.stage_a), _session(split.stage_b)
+    stages = dnsmos_share.Stages(a, b, _session(split.head), split.edges)
+    shared_a = dnsmos_share.apply(windowed, lambda x: a(x[:, 0]), split.edges[0])
+    shared_b = dnsmos_share.apply(shared_a, b, split.edges[1])
+    for k, x in enumerate(alone):
+        own_a = a(x[None])
+        own_b = b(own_a)
+        np.testing.assert_allclose(shared_a.rows(k, 0, shared_a.length), own_a[0], atol=2e-5, rtol=1e-5)
+        np.testing.assert_allclose(shared_b.rows(k, 0, shared_b.length), own_b[0], atol=2e-5, rtol=1e-5)
+    whole = dnsmos_share.window_scores(windowed, stages, head_batch=3)
+    assert whole.shape[0] == len(alone)
+
+
+def test_p835_shared_rows_equal_each_window_alone():
+    clips = _multi_window_clips()
+    alone = [np.lib.stride_tricks.sliding_window_view(c.audio[s:s + 144160], 320)[::160][:900]
+             for c in clips for s in c.starts]
+    _stage_rows(split_p835(model_paths()[0]), dnsmos_share.frames(clips), alone)
+
+
+def test_p808_shared_rows_equal_each_window_alone():
+    clips = _multi_window_clips()
+    stream, order = shared_inputs(clips)
+    scalings = {float(clip_mel(clips[0].audio, clips[0].starts).ref_db[k]) for k in range(len(clips[0].starts))}
+    assert len(scalings) == 2  # the grouping by scaling is exercised
+    alone = [window_features(clips[c].audio, (clips[c].starts[k],))[0] for c, k in order]
+    _stage_rows(split_p808(model_paths()[1]), stream, alone)
+
+
+def test_scores_equal_the_unsplit_models_per_window(models):
+    import onnxruntime as ort
+
+    clips = _multi_window_clips()
+    primary, p808 = (ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in model_paths())
+    got = models.score([c.audio for c in clips])
+    for clip, score in zip(clips, got):
+        wins = windows(clip.audio)
+        raw = primary.run(None, {"input_1": wins})[0].astype(np.float64)
+        mos = p808.run(None, {"input_1": np.stack([p808_features(w) for w in wins])})[0]
+        assert score.sig == pytest.approx(np.mean(models.polys["sig"](raw[:, 0])), abs=1e-5)
+        assert score.ovrl == pytest.approx(np.mean(models.polys["ovrl"](raw[:, 2])), abs=1e-5)
+        assert score.p808 == pytest.approx(float(np.mean(mos)), abs=1e-5)
+
+
+def test_window_features_equal_the_per_window_recipe():
+    for clip in _multi_window_clips() + [ClipWindows(tile(c), window_starts(tile(c))) for c in _clips()]:
+        ours = window_features(clip.audio, clip.starts)
+        per_window = np.stack([p808_features(clip.audio[s:s + 144160]) for s in clip.starts])
+        np.testing.assert_allclose(ours, per_window, atol=1e-6)
+
+
+def test_split_refuses_a_foreign_graph(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    path = tmp_path / "other.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    with pytest.raises(ValueError, match="other.onnx"):
+        split_p835(path)
+    with pytest.raises(ValueError, match="other.onnx"):
+        split_p808(path)
+
+
+def test_cuda_device_uses_the_cuda_provider_when_installed(monkeypatch, caplog):
+    import onnxruntime as ort
+
+    assert providers("cpu") == ["CPUExecutionProvider"]
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    with caplog.at_level("WARNING"):
+        assert providers("cuda:1") == ["CPUExecutionProvider"]  # no onnxruntime-gpu: CPU, said once
+    assert "onnxruntime has no CUDA provider" in caplog.text
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert providers("cuda:1") == [("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"]
+    assert providers("cuda")[0] == ("CUDAExecutionProvider", {"device_id": 0})
