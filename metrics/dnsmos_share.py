@@ -1,4 +1,4 @@
-DNSMOS scores of overlapping windows with the time-local layers computed once per clip.
+"""DNSMOS scores of overlapping windows with the time-local layers computed once per clip.
 
 DNSMOS cuts a clip into 9.01 s windows every 1 s and scores each window on its own, so
 the reference runs both networks on every second of audio up to nine times.  Their
