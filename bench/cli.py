@@ -59,7 +59,9 @@ def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--executor", default="local", choices=["local", "ray"],
+    from bench.run.executors import EXECUTORS
+
+    parser.add_argument("--executor", default="local", choices=EXECUTORS,
                         help="local (default) or ray: tasks on a Ray cluster (needs a shared filesystem)")
     parser.add_argument("--address", help="Ray cluster address (default: start a local Ray on loopback)")
 

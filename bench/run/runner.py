@@ -21,6 +21,7 @@ from bench.errors import BenchError
 from bench.run.estimate_check import damaged_estimates
 from bench.run.executors import Executor, make_executor
 from bench.run.scoring import BackgroundScorer, score
+from bench.run.separation import separate
 from bench.run.sharding import ShardView
 from bench.store import Store
 
@@ -100,9 +101,8 @@ def run(request: RunRequest, dataset, store: Store, config: BenchConfig | None =
         try:
             for spec, (system, key) in zip(specs, keyed):
                 store.register_system(key, system.name, system.family, system.config(), system.nominal_kbps)
-                separated[system.name] = executor.separate(dataset, spec, system, key, dataset_key, store,
-                                                           request.device,
-                                                           on_stored=alongside.submit if alongside else None)
+                separated[system.name] = separate(executor, dataset, spec, system, key, dataset_key, store,
+                                                  request.device, on_stored=alongside.submit if alongside else None)
                 log.info("%s (%s): separated %d new mixtures", system.name, key, separated[system.name])
         finally:
             if alongside is not None:

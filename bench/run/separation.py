@@ -152,7 +152,7 @@ def store_computed(computed: Sequence[AssignedSeparation], out_dir: Path, store:
             estimates.append(EstimateRow(k, store.relative(path), wave.shape[-1] / record.sample_rate,
                                          record.sample_rate, item.output_bits[k]))
         rows.append(StoredSeparation(record.mixture_id, record.seconds, item.payload_bits, item.runtime_s,
-                                  item.permutation, tuple(estimates), item.info))
+                                     item.permutation, tuple(estimates), item.info))
     store.add_separations(dataset_key, system_key, rows)
 
 
@@ -212,6 +212,19 @@ def separate_chunk(chunk: Sequence[Mixture]) -> tuple[list[AssignedSeparation], 
     for batch in chunks(loaded, system.max_batch_size):
         computed += compute_batch(system, batch)
     return computed, None if error is None else str(error)
+
+
+#: mixtures per remote task (at least one of the system's batches)
+REMOTE_CHUNK = 8
+
+
+def separate(executor: "Executor", dataset, spec: "SystemSpec", system: System, system_key: str, dataset_key: str,
+             store: Store, device: str, on_stored: "Callable[[str, list[str]], None] | None" = None) -> int:
+    """Separate every pending mixture where the executor says systems run; returns how many were done."""
+    if executor.separates_remotely:
+        return separate_remotely(executor, dataset, spec, system, system_key, dataset_key, store, device,
+                                 chunk_size=max(REMOTE_CHUNK, system.max_batch_size))
+    return separate_dataset(dataset, system, system_key, dataset_key, store, on_stored=on_stored)
 
 
 def separate_remotely(executor: "Executor", dataset, spec: "SystemSpec", system: System, system_key: str,

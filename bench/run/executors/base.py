@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
-
-if TYPE_CHECKING:
-    from bench.config import SystemSpec
-    from bench.store import Store
-    from bench.system import System
+from typing import Any, Callable, Sequence
 
 
 @dataclass(frozen=True)
@@ -51,6 +46,9 @@ class Executor(ABC):
 
     #: metrics may be scored in parallel while the driver is still separating (a pool of workers)
     overlaps_separation: bool = False
+    #: systems are built on the workers and separate there (their weights load there); otherwise the
+    #: driver runs the system itself, reading the next batch while the current one is separated
+    separates_remotely: bool = False
 
     def start(self) -> None:
         """Acquire what the executor needs (join a cluster); called once before any work."""
@@ -67,11 +65,3 @@ class Executor(ABC):
         with self.stream(worker, on_result, per_call=per_call, gpus=gpus) as stream:
             for task in tasks:
                 stream.submit(task)
-
-    def separate(self, dataset: Any, spec: "SystemSpec", system: "System", system_key: str, dataset_key: str,
-                 store: "Store", device: str, on_stored: Callable[[str, list[str]], None] | None = None) -> int:
-        """Separate every pending mixture; by default in this process, where the system was built
-        (the next batch is read while the system works).  Returns how many were separated."""
-        from bench.run.separation import separate_dataset
-
-        return separate_dataset(dataset, system, system_key, dataset_key, store, on_stored=on_stored)

@@ -12,15 +12,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from bench.errors import BenchError
 from bench.run.executors.base import Executor, TaskStream, Worker
-
-if TYPE_CHECKING:
-    from bench.config import SystemSpec
-    from bench.store import Store
-    from bench.system import System
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +92,8 @@ class _RayStream(TaskStream):
 class RayExecutor(Executor):
     """Tasks as Ray tasks on the cluster at ``address`` (or a local Ray with ``jobs`` CPUs)."""
 
+    separates_remotely = True
+
     def __init__(self, address: str | None, jobs: int) -> None:
         self.address, self.jobs = address, jobs
 
@@ -106,11 +103,3 @@ class RayExecutor(Executor):
     def stream(self, worker: Worker, on_result: Callable[[Any], None], *, per_call: int = DEFAULT_CHUNK,
                gpus: int = 0) -> TaskStream:
         return _RayStream(worker, on_result, per_call, gpus)
-
-    def separate(self, dataset: Any, spec: "SystemSpec", system: "System", system_key: str, dataset_key: str,
-                 store: "Store", device: str, on_stored: Callable[[str, list[str]], None] | None = None) -> int:
-        """Separation of every pending mixture as Ray calls (one batch each); the driver stores results."""
-        from bench.run.separation import separate_remotely
-
-        return separate_remotely(self, dataset, spec, system, system_key, dataset_key, store, device,
-                                 chunk_size=max(DEFAULT_CHUNK, system.max_batch_size))
