@@ -129,7 +129,8 @@ def test_cuda_matches_cpu() -> None:
 
 
 def test_registry_names_and_unknown() -> None:
-    with pytest.raises(BenchError, match="unknown codec 'nope'. Available: codec2, mdct_rvq, opus"):
+    with pytest.raises(BenchError, match="unknown codec 'nope'. Available: codec2, dac16k, encodec24k, mdct_rvq, "
+                                         "mimi, opus"):
         get_codec("nope")
 
 

@@ -50,7 +50,8 @@ def test_merge_refuses_inconsistent_inputs(small_tree: Path, tmp_path: Path, cap
     _run(small_tree, tmp_path / "b", "--shard", "2/2", "--limit", "6")  # another dataset selection
     assert main(["merge", str(tmp_path / "a"), str(tmp_path / "b"), "--results", str(tmp_path / "m")]) == 2
     assert "dataset fingerprints" in capsys.readouterr().err
-    (tmp_path / "bench.toml").write_text('[systems.mixture]\nfamily = "mixture"\nnote = "other config"\n')
+    # the name 'mixture' bound to another configuration (bench.toml refuses unknown option keys, so another family)
+    (tmp_path / "bench.toml").write_text('[systems.mixture]\nfamily = "clean"\n')
     assert main(["run", "--systems", "mixture", "--metrics", "sisnri", "--data", str(small_tree), "--results",
                  str(tmp_path / "c"), "--quiet", "--shard", "2/2", "--config", str(tmp_path / "bench.toml")]) == 0
     assert main(["merge", str(tmp_path / "a"), str(tmp_path / "c"), "--results", str(tmp_path / "m2")]) == 2
