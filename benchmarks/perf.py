@@ -239,7 +239,7 @@ def run_report_section(work: Path, say: Callable[[str], None]) -> None:
     synthetic_store(work / "big")
     wall, _ = bench_cli(["report", "--results", str(work / "big"), "--quiet"], work)
     from bench.report.plain import build_plain_report
-    from bench.store import MetricRow, StoredSeparation, Store
+    from bench.store import Store
 
     start = time.perf_counter()
     build_plain_report(Store(work / "big"))
