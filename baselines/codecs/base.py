@@ -37,6 +37,9 @@ class Codec(ABC):
     #: rate the codec works at internally (codec2: 8 kHz, resampled on the way in and out); a class
     #: default that a codec whose rate comes with its weights (the hub codecs) sets per instance
     native_rate: int = 16000
+    #: the rate grid (kbps -> mode) of a codec whose modes do not depend on weights or options
+    #: (codec2, opus); :meth:`static_modes` and :meth:`modes` read it
+    fixed_modes: ClassVar[dict[float, Hashable] | None] = None
 
     # -- without an instance (no weights read): rate checks and `bench systems` -------------------
     @classmethod
@@ -44,7 +47,7 @@ class Codec(ABC):
         """The codec's operating points (kbps -> mode) for these options, if known without loading
         weights; else ``None``.  Systems refuse an unrealisable rate with this before any weights are
         looked for, so every codec declares its own grid here."""
-        return None
+        return None if cls.fixed_modes is None else dict(cls.fixed_modes)
 
     @classmethod
     def weights_status(cls, **options: Any) -> str | None:
@@ -57,9 +60,12 @@ class Codec(ABC):
         return []
 
     # -- operating points -------------------------------------------------------------------------
-    @abstractmethod
     def modes(self) -> dict[float, Hashable]:
-        """Every realisable bitrate in kbps -> the mode that realises it."""
+        """Every realisable bitrate in kbps -> the mode that realises it (codecs without
+        :attr:`fixed_modes` read theirs from their weights)."""
+        if self.fixed_modes is None:
+            raise NotImplementedError(f"codec {self.name!r} declares neither fixed_modes nor modes()")
+        return dict(self.fixed_modes)
 
     def bitrate(self, kbps: float) -> Any:
         """The mode for ``kbps``; an unrealisable rate is a :class:`BenchError` naming the valid ones."""

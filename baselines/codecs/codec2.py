@@ -58,6 +58,7 @@ class Codec2Codec(Codec):
 
     name = "codec2"
     native_rate = 8000
+    fixed_modes = MODES
 
     def __init__(self, device: str = "cpu") -> None:
         self._lib = _pycodec2()
@@ -68,13 +69,6 @@ class Codec2Codec(Codec):
 
     def _coder(self, mode: str) -> Any:
         return self._lib.Codec2(700 if mode == "700C" else int(mode))
-
-    @classmethod
-    def static_modes(cls, **options: Any) -> dict[float, str]:
-        return dict(MODES)
-
-    def modes(self) -> dict[float, str]:
-        return dict(MODES)
 
     def frame_rate(self, mode: str) -> float:
         return self.native_rate / self._info[mode][0]

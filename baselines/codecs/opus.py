@@ -38,18 +38,12 @@ class OpusCodec(Codec):
     """libopus CBR at 16 kHz; the payload is the concatenation of fixed-size packets."""
 
     name = "opus"
+    fixed_modes = MODES
 
     def __init__(self, device: str = "cpu", complexity: int = 10) -> None:
         self._lib = _opuslib()
         self.complexity = complexity
         self.frame_samples = self.sample_rate * FRAME_MS // 1000
-
-    @classmethod
-    def static_modes(cls, **options: Any) -> dict[float, int]:
-        return dict(MODES)
-
-    def modes(self) -> dict[float, int]:
-        return dict(MODES)
 
     def frame_rate(self, mode: int) -> float:
         return 1000.0 / FRAME_MS
