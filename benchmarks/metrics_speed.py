@@ -8,8 +8,9 @@ Prints, in one run, for each thread count (``--threads 1,2``):
   * at the largest thread count, ours in that many single-thread worker processes
     instead of one multi-thread process (threads against processes);
   * ASR for DWER/DCER: the batched Whisper path (``WhisperRecognizer.transcribe_many``)
-    vs one ``transcribe`` call per utterance, utterances/s, the ratio, and how many
-    transcripts differ;
+    vs one ``transcribe`` call per utterance (the path DWER used before), utterances/s,
+    the ratio, and which transcripts differ; utterances are source clips and their
+    two-speaker mixtures (hard "estimates");
   * SI-SNR clips/s: ours (float64 numpy) vs torchmetrics.
 
 Timings are interleaved: the clips are cut into groups of ``--group`` and each group
@@ -161,6 +162,49 @@ def dnsmos_section(clips: list, threads_list: Sequence[int], group: int) -> None
               f"ratio {t['ref_wall'] / t['ours_wall']:.2f}x wall; max |score diff| {score_diff(ours, ref):.1e}")
 
 
+# -- ASR (DWER/DCER) -------------------------------------------------------------------------------
+def asr_utterances(count: int, folder: Path = EMBEDDED) -> list[np.ndarray]:
+    """References and hard "estimates": each source clip and its two-speaker mixture, interleaved."""
+    import soundfile as sf
+
+    sources = load_clips(count, folder=folder)
+    mixtures = folder.parent / "mix_clean"
+    files = sorted(folder.glob("*.flac")) if folder.is_dir() else []
+    out = []
+    for i, clip in enumerate(sources):
+        out.append(clip)
+        if files and mixtures.is_dir():
+            picks = np.linspace(0, len(files) - 1, min(count, len(files))).round().astype(int)
+            out.append(sf.read(str(mixtures / files[sorted(set(picks))[i]].name), dtype="float32")[0])
+    return out
+
+
+def asr_section(count: int, threads_list: Sequence[int], batch: int) -> None:
+    from bench.metrics.asr import WhisperRecognizer
+
+    utterances = asr_utterances(count)
+    print(f"ASR (Whisper, the DWER/DCER recogniser): {len(utterances)} utterances "
+          f"({sum(map(len, utterances)) / SR:.1f} s), batches of {batch}")
+    for threads in threads_list:
+        try:
+            recognizer = WhisperRecognizer(threads=threads)
+            recognizer.transcribe(utterances[0], SR)  # warm-up: model load
+        except Exception as exc:  # noqa: BLE001 - no model here: say so and go on
+            print(f"  Whisper unavailable ({exc})")
+            return
+        recognizer.BATCH = batch
+        with limit_blas(threads):
+            t, many, one = side_by_side(lambda part: recognizer.transcribe_many(part, SR),
+                                        lambda part: [recognizer.transcribe(u, SR) for u in part], utterances, batch)
+        differ = sum(a != b for a, b in zip(many, one))
+        print(f"  {threads} thread(s): batched {len(utterances) / t['ours_wall']:.3f} utt/s, one by one "
+              f"{len(utterances) / t['ref_wall']:.3f} utt/s; ratio {t['ref_wall'] / t['ours_wall']:.2f}x wall, "
+              f"{t['ref_cpu'] / t['ours_cpu']:.2f}x CPU; {differ} of {len(utterances)} transcripts differ")
+        for a, b in zip(many, one):
+            if a != b:
+                print(f"    batched:    {a!r}\n    one by one: {b!r}")
+
+
 # -- SI-SNR ----------------------------------------------------------------------------------------
 def sisnr_section(clips: list) -> None:
     from bench.metrics.sisnr import si_snr
@@ -192,6 +236,9 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, default=EMBEDDED, help="FLAC clips (default: the embedded s1)")
     parser.add_argument("--threads", default="1,2", help="thread counts to compare at, e.g. 1,2")
     parser.add_argument("--group", type=int, default=4, help="clips per interleaved timing group")
+    parser.add_argument("--asr-clips", type=int, default=8, help="source clips for ASR (each with its mixture)")
+    parser.add_argument("--asr-batch", type=int, default=8,
+                        help="utterances per batch (a scoring task holds 2 references + 2 per system)")
     parser.add_argument("--sections", default="dnsmos,asr,sisnr")
     args = parser.parse_args()
     clips = load_clips(args.clips, args.seconds, args.folder)
@@ -200,6 +247,8 @@ def main() -> None:
     sections = set(args.sections.split(","))
     if "dnsmos" in sections:
         dnsmos_section(clips, threads, args.group)
+    if "asr" in sections:
+        asr_section(args.asr_clips, threads, args.asr_batch)
     if "sisnr" in sections:
         sisnr_section(clips)
 

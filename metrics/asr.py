@@ -14,7 +14,11 @@ Every backend has a ``config`` string naming model, weights hash and decoding
 options: stored transcripts are keyed by it, so changing any of them re-runs ASR.
 Environment: ``JSAC_BENCH_ASR`` (``whisper``/``pocketsphinx``, default: whisper when a
 model is available), ``JSAC_BENCH_WHISPER_MODEL`` (name or path), ``JSAC_BENCH_WHISPER_BEAM``.
-Recognisers run on CPU (``--device`` does not move them).
+Whisper runs on ``--device`` (CTranslate2 on CUDA when the device is ``cuda[:N]``; the
+device kind is part of the config, since GPU arithmetic may pick another word where two
+were nearly tied); PocketSphinx always runs on the CPU.  Both transcribe many utterances
+per call (``transcribe_many``): Whisper decodes them as one batch
+(:mod:`bench.metrics.asr_batch`).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import importlib.util
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Sequence
 
 import numpy as np
 
@@ -40,6 +44,8 @@ class Recognizer(Protocol):
     config: str
 
     def transcribe(self, audio: np.ndarray, sample_rate: int) -> str: ...
+
+    def transcribe_many(self, audios: Sequence[np.ndarray], sample_rate: int) -> list[str]: ...
 
 
 def _to_asr_rate(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -72,15 +78,20 @@ def bundled_whisper_dir() -> Path | None:
 class WhisperRecognizer:
     """faster-whisper with deterministic decoding."""
 
+    #: utterances per encoder/decoder call of :meth:`transcribe_many`
+    BATCH = 16
+
     def __init__(self, model: str = BUNDLED, beam_size: int = DEFAULT_BEAM, compute_type: str = "float32",
-                 threads: int = 0) -> None:
+                 threads: int = 0, device: str = "cpu") -> None:
         self.model_spec = model
         self.beam_size = beam_size
         self.compute_type = compute_type
         self.threads = threads
+        self.device, self.device_index = _device(device)
         self.model_path, model_id = self._resolve(model)
         version = importlib.metadata.version("faster-whisper")
-        self.config = (f"whisper:{model_id}:beam{beam_size}:t0:{compute_type}:en:fw{version}")
+        on = "" if self.device == "cpu" else f":{self.device}"
+        self.config = (f"whisper:{model_id}:beam{beam_size}:t0:{compute_type}:en:fw{version}{on}")
         self._model = None
 
     @staticmethod
@@ -106,8 +117,8 @@ class WhisperRecognizer:
             # one worker's share of the cores: --threads (OMP_NUM_THREADS in the worker) unless given
             env = os.environ.get("OMP_NUM_THREADS", "")
             threads = self.threads or (int(env) if env.isdigit() else 0)
-            self._model = WhisperModel(self.model_path, device="cpu", compute_type=self.compute_type,
-                                       cpu_threads=threads)
+            self._model = WhisperModel(self.model_path, device=self.device, device_index=self.device_index,
+                                       compute_type=self.compute_type, cpu_threads=threads)
         return self._model
 
     def transcribe(self, audio: np.ndarray, sample_rate: int) -> str:
@@ -116,6 +127,23 @@ class WhisperRecognizer:
             condition_on_previous_text=False, without_timestamps=True, vad_filter=False,
         )
         return " ".join(s.text.strip() for s in segments).strip()
+
+    def transcribe_many(self, audios: Sequence[np.ndarray], sample_rate: int) -> list[str]:
+        """:meth:`transcribe` of each utterance, decoded ``BATCH`` at a time (longer than 30 s: one by one)."""
+        from bench.metrics.asr_batch import transcribe_batch
+
+        ready = [_to_asr_rate(a, sample_rate) for a in audios]
+        out: list[str | None] = []
+        for first in range(0, len(ready), self.BATCH):
+            out += transcribe_batch(self._load(), ready[first:first + self.BATCH], self.beam_size)
+        return [text if text is not None else self.transcribe(audio, ASR_RATE) for text, audio in zip(out, ready)]
+
+
+def _device(device: str) -> tuple[str, int]:
+    """CTranslate2's (device, index) for ``cpu`` / ``cuda`` / ``cuda:N``."""
+    if device.startswith("cuda"):
+        return "cuda", int(device.split(":", 1)[1]) if ":" in device else 0
+    return "cpu", 0
 
 
 class PocketSphinxRecognizer:
@@ -140,24 +168,28 @@ class PocketSphinxRecognizer:
         hyp = self._decoder.hyp()
         return hyp.hypstr.strip() if hyp is not None else ""
 
+    def transcribe_many(self, audios: Sequence[np.ndarray], sample_rate: int) -> list[str]:
+        return [self.transcribe(a, sample_rate) for a in audios]
 
-_RECOGNIZERS: dict[tuple[str, str, int], Recognizer] = {}
+
+_RECOGNIZERS: dict[tuple[str, str, int, str], Recognizer] = {}
 
 
-def get_recognizer(backend: str | None = None, model: str | None = None, beam_size: int | None = None) -> Recognizer:
-    """The recogniser the environment asks for, built once per process (metrics share it)."""
+def get_recognizer(backend: str | None = None, model: str | None = None, beam_size: int | None = None,
+                   device: str = "cpu") -> Recognizer:
+    """The recogniser the environment asks for, built once per process and device (metrics share it)."""
     backend = backend or os.environ.get("JSAC_BENCH_ASR") or "auto"
     model = model or os.environ.get("JSAC_BENCH_WHISPER_MODEL") or BUNDLED
     beam = beam_size or int(os.environ.get("JSAC_BENCH_WHISPER_BEAM", DEFAULT_BEAM))
-    key = (backend, model, beam)
+    key = (backend, model, beam, device)
     if key not in _RECOGNIZERS:
         if backend == "pocketsphinx":
             _RECOGNIZERS[key] = PocketSphinxRecognizer()
         elif backend == "whisper":
-            _RECOGNIZERS[key] = WhisperRecognizer(model, beam)
+            _RECOGNIZERS[key] = WhisperRecognizer(model, beam, device=device)
         elif backend == "auto":
             try:
-                _RECOGNIZERS[key] = WhisperRecognizer(model, beam)
+                _RECOGNIZERS[key] = WhisperRecognizer(model, beam, device=device)
             except (FileNotFoundError, ValueError, ImportError, importlib.metadata.PackageNotFoundError):
                 _RECOGNIZERS[key] = PocketSphinxRecognizer()
         else:

@@ -126,6 +126,13 @@ class Metric(ABC):
         """``None`` when the metric can run here, else why not (e.g. weights absent)."""
         return None
 
+    def use_device(self, device: str) -> None:
+        """Run the metric's models on ``device`` (``cpu``, ``cuda``, ``cuda:N``: the run's ``--device``).
+
+        Called once per worker before the first value; metrics with a model that gains
+        from a GPU override it (DNSMOS, the ASR metrics), the rest stay on the CPU.
+        """
+
     @abstractmethod
     def compute(self, item: MetricInput) -> dict[str, float]:
         """Values for one estimate, keyed by field."""

@@ -211,7 +211,8 @@ class DNSMOS(Metric):
 
     Columns ``dnsmos_p808`` (what papers call "DNSMOS"), ``dnsmos_ovrl``,
     ``dnsmos_sig``, ``dnsmos_bak``.  Math threads follow ``--threads``
-    (``OMP_NUM_THREADS`` in the worker).
+    (``OMP_NUM_THREADS`` in the worker); ``--device cuda`` moves the ONNX models to the
+    GPU where onnxruntime-gpu is installed (:func:`providers`).
     """
 
     name: ClassVar[str] = "dnsmos"
@@ -220,10 +221,15 @@ class DNSMOS(Metric):
     sample_rate = SAMPLE_RATE
     personalized: ClassVar[bool] = False
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = None, device: str = "cpu") -> None:
         env = os.environ.get("OMP_NUM_THREADS", "")
         self.threads = threads or (int(env) if env.isdigit() else None)
+        self.device = device
         self._models: DnsmosModels | None = None
+
+    def use_device(self, device: str) -> None:
+        self.device = device
+        self._models = None
 
     def unavailable_reason(self) -> str | None:
         try:
@@ -236,7 +242,7 @@ class DNSMOS(Metric):
     @property
     def models(self) -> DnsmosModels:
         if self._models is None:  # lazily, once per worker
-            self._models = DnsmosModels(self.personalized, self.threads)
+            self._models = DnsmosModels(self.personalized, self.threads, self.device)
         return self._models
 
     def compute(self, item: MetricInput) -> dict[str, float]:

@@ -15,11 +15,13 @@ spaces between words (as jiwer does).
 
 Transcripts are cached in the store (table ``transcripts``) keyed by ASR config:
 the reference is recognised once per configuration, and one recognition of an
-estimate serves all four metrics.
+estimate serves all four metrics.  A scoring task's missing texts are recognised in
+one batch (``Recognizer.transcribe_many``) before the items are scored.
 """
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from typing import ClassVar, Sequence
 
@@ -27,6 +29,8 @@ import numpy as np
 
 from bench.metrics.asr import Recognizer, get_recognizer
 from bench.metrics.base import Metric, MetricInput, TextCache
+
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
@@ -86,6 +90,14 @@ def transcribe_cached(recognizer: Recognizer, cache: TextCache | None, owner: st
     return text
 
 
+def transcribe_all(recognizer: Recognizer, audios: Sequence[np.ndarray], sample_rate: int) -> list[str]:
+    """ASR texts of many utterances: in batches where the recogniser can, else one by one."""
+    many = getattr(recognizer, "transcribe_many", None)
+    if many is not None:
+        return list(many(audios, sample_rate))
+    return [recognizer.transcribe(a, sample_rate) for a in audios]
+
+
 class _AsrErrorRate(Metric):
     """Shared machinery: ``ground_truth`` is ``"asr"`` (differential) or ``"dataset"``."""
 
@@ -101,11 +113,16 @@ class _AsrErrorRate(Metric):
 
     def __init__(self) -> None:
         self._recognizer: Recognizer | None = None
+        self.device = "cpu"
+
+    def use_device(self, device: str) -> None:
+        self.device = device
+        self._recognizer = None
 
     @property
     def recognizer(self) -> Recognizer:
         if self._recognizer is None:  # lazily, once per worker (and shared between the four metrics)
-            self._recognizer = get_recognizer()
+            self._recognizer = get_recognizer(device=self.device)
         return self._recognizer
 
     def unavailable_reason(self) -> str | None:
@@ -123,13 +140,44 @@ class _AsrErrorRate(Metric):
         return transcribe_cached(self.recognizer, item.cache, TextCache.REFERENCE, item.source_index,
                                  item.reference, item.sample_rate)
 
-    def _hypothesis(self, item: MetricInput) -> str:
+    def _hypothesis_audio(self, item: MetricInput) -> tuple[str, np.ndarray] | None:
+        """(cache owner, audio) whose ASR text is the hypothesis; ``None`` when it needs no ASR."""
         if np.array_equal(item.estimate, item.reference):
             # identical audio gives the identical (deterministic) transcript: reuse the reference's
-            return transcribe_cached(self.recognizer, item.cache, TextCache.REFERENCE, item.source_index,
-                                     item.reference, item.sample_rate)
-        return transcribe_cached(self.recognizer, item.cache, item.system_key or "estimate", item.source_index,
-                                 item.estimate, item.sample_rate)
+            return TextCache.REFERENCE, item.reference
+        return item.system_key or "estimate", item.estimate
+
+    def _hypothesis(self, item: MetricInput) -> str:
+        owner, audio = self._hypothesis_audio(item)
+        return transcribe_cached(self.recognizer, item.cache, owner, item.source_index, audio, item.sample_rate)
+
+    def compute_many(self, items: Sequence[MetricInput]) -> list[dict[str, float] | BaseException]:
+        """Recognise every text the items need and their cache lacks in one batch, then score each."""
+        try:
+            self._transcribe_missing(items)
+        except Exception as exc:  # noqa: BLE001 - scoring item by item then reports each failure on its own
+            log.warning("%s: batched ASR failed (%s); recognising one by one", self.name, exc)
+        return super().compute_many(items)
+
+    def _transcribe_missing(self, items: Sequence[MetricInput]) -> None:
+        config = self.recognizer.config
+        wanted: dict[tuple[int, str, int], tuple[TextCache, np.ndarray, int]] = {}
+        for item in items:
+            if item.cache is None:
+                continue
+            sources = [self._hypothesis_audio(item)]
+            if self.ground_truth == "asr":
+                sources.append((TextCache.REFERENCE, item.reference))
+            for owner, audio in filter(None, sources):
+                key = (id(item.cache), owner, item.source_index)
+                if key not in wanted and item.cache.get(owner, item.source_index, config) is None:
+                    wanted[key] = (item.cache, audio, item.sample_rate)
+        for rate in {rate for _, _, rate in wanted.values()}:
+            keys = [k for k, v in wanted.items() if v[2] == rate]
+            texts = transcribe_all(self.recognizer, [wanted[k][1] for k in keys], rate)
+            for key, text in zip(keys, texts):
+                _, owner, source_index = key
+                wanted[key][0].put(owner, source_index, config, text)
 
     def compute(self, item: MetricInput) -> dict[str, float]:
         errors, length = error_counts(self._ground_truth(item), self._hypothesis(item), self.unit_kind)
@@ -174,6 +222,9 @@ class TranscriptDWER(DWER):
 
     name: ClassVar[str] = "tdwer"
     needs_system_transcript = True
+
+    def _hypothesis_audio(self, item: MetricInput) -> None:
+        return None  # the hypothesis is the system's own text
 
     def _hypothesis(self, item: MetricInput) -> str:
         if item.system_transcript is None:

@@ -212,3 +212,23 @@ def test_cuda_device_uses_the_cuda_provider_when_installed(monkeypatch, caplog):
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
     assert providers("cuda:1") == [("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"]
     assert providers("cuda")[0] == ("CUDAExecutionProvider", {"device_id": 0})
+
+
+def test_dnsmos_follows_the_device(monkeypatch):
+    import onnxruntime as ort
+
+    made = []
+
+    class Session:
+        def __init__(self, model, options, providers):
+            made.append(providers)
+
+        def get_inputs(self):
+            return [type("Input", (), {"name": "x"})()]
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(ort, "InferenceSession", Session)
+    metric = DNSMOS(threads=1)
+    metric.use_device("cuda:0")
+    metric.models  # builds the six sessions (two models, three parts each)
+    assert len(made) == 6 and all(p[0] == ("CUDAExecutionProvider", {"device_id": 0}) for p in made)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -111,3 +112,106 @@ def test_embedded_set_clean_is_zero_and_mixture_is_high(tmp_path):
     counts = dict(zip(texts["system_key"], texts["n"]))
     # references once each; the mixture's estimates once each; clean reuses the references' texts
     assert counts["reference"] == 2 * len(dataset) and sum(counts.values()) == 4 * len(dataset)
+
+
+# -- batched recognition ---------------------------------------------------------------------------
+class BatchingRecognizer(FakeRecognizer):
+    """The fake recogniser with ``transcribe_many``: records each batch it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    def transcribe_many(self, audios, sample_rate):
+        self.batches.append(len(audios))
+        return [self.transcribe(a, sample_rate) for a in audios]
+
+
+def test_a_task_recognises_its_missing_texts_in_one_batch():
+    asr = BatchingRecognizer()
+    dwer, dcer = DWER(), DCER()
+    dwer._recognizer = dcer._recognizer = asr
+    ref0, ref1 = np.ones(10, np.float32), np.full(10, 2.0, np.float32)
+    cache = TextCache({("reference", 1, "fake:v1"): "red green blue"})  # one reference stored earlier
+    items = [MetricInput(est, ref, ref, 16000, "m", j, system_key=system, cache=cache)
+             for system in ("a", "b") for j, (ref, est) in enumerate([(ref0, -ref0), (ref1, -ref1)])]
+    items.append(MetricInput(ref0, ref0, ref0, 16000, "m", 0, system_key="clean", cache=cache))
+    out = dwer.compute_many(items)
+    # one batch: reference 0 and the four distinct estimates (reference 1 was stored; clean reuses reference 0)
+    assert asr.batches == [5] and asr.calls == 5
+    assert [o[""] for o in out] == [pytest.approx(100 / 3)] * 4 + [0.0]
+    assert dcer.compute_many(items)[0]["errors"] == 1.0 and asr.calls == 5  # DCER: every text cached
+    assert set(cache.new) == {("reference", 0, "fake:v1")} | {(s, j, "fake:v1") for s in "ab" for j in (0, 1)}
+
+
+def test_references_are_recognised_once_per_dataset_for_every_system(tmp_path, monkeypatch):
+    """Two systems in one run, then a third in a later run: each reference is recognised once."""
+    from bench.data import DatasetSpec, open_dataset
+    from bench.metrics import dwer as dwer_module
+    from bench.run.runner import RunRequest, run
+    from bench.store import Store
+
+    asr = BatchingRecognizer()
+    seen: list[str] = []
+
+    def transcribe(audio, sample_rate):
+        seen.append(hashlib.sha1(np.ascontiguousarray(audio).tobytes()).hexdigest())
+        return FakeRecognizer.transcribe(asr, audio, sample_rate)
+
+    monkeypatch.setattr(asr, "transcribe", transcribe)
+    monkeypatch.setattr(dwer_module, "get_recognizer", lambda **_: asr)
+    dataset = open_dataset(DatasetSpec(root=None, limit=2))
+    store = Store(tmp_path / "results")
+    run(RunRequest(systems=["mixture", "clean"], metrics=["dwer", "dcer"]), dataset, store)
+    run(RunRequest(systems=["codec@2"], metrics=["dwer"]), dataset, store)
+    references = {hashlib.sha1(np.ascontiguousarray(s).tobytes()).hexdigest()
+                  for m in dataset.mixtures for s in dataset.load(m).sources}
+    assert sorted(h for h in seen if h in references) == sorted(references)  # each reference exactly once
+    assert len(seen) == len(references) + 2 * 2 * len(dataset)  # + each mixture's and codec's estimates
+
+
+WHISPER_CLIPS = sorted((EMBEDDED / "wav16k" / "min" / "test" / "s1").glob("*.flac"))[:2]
+
+
+@pytest.mark.skipif(not WHISPER_CLIPS, reason="embedded set not generated yet")
+def test_batched_whisper_transcripts_equal_one_by_one():
+    import soundfile as sf
+
+    from bench.metrics.asr import WhisperRecognizer
+
+    try:
+        asr = WhisperRecognizer(threads=1)
+        asr._load()
+    except (FileNotFoundError, ValueError, ImportError) as exc:
+        pytest.skip(f"no Whisper model here: {exc}")
+    speech = [sf.read(str(f), dtype="float32")[0] for f in WHISPER_CLIPS]
+    mixture = sf.read(str(EMBEDDED / "wav16k" / "min" / "test" / "mix_clean" / WHISPER_CLIPS[0].name),
+                      dtype="float32")[0]
+    rng = np.random.default_rng(0)
+    noise = (0.01 * rng.standard_normal(16000)).astype(np.float32)  # no speech: the no-speech rule applies
+    long = np.concatenate(speech * 8)[:31 * 16000]  # over one 30 s window: one by one inside transcribe_many
+    clips = speech + [mixture, noise, np.zeros(8000, np.float32), long]
+    assert long.size > 30 * 16000
+    for beam, chosen in ((5, clips), (1, clips[:3])):  # the default beam, and greedy decoding
+        asr.beam_size = beam
+        assert asr.transcribe_many(chosen, 16000) == [asr.transcribe(c, 16000) for c in chosen]
+    assert asr.transcribe_many(speech[:1], 8000)[0] == asr.transcribe(speech[0], 8000)  # resampled alike
+
+
+def test_whisper_follows_the_device(monkeypatch):
+    import faster_whisper
+
+    from bench.metrics.asr import BUNDLED, WhisperRecognizer, bundled_whisper_dir
+
+    if bundled_whisper_dir() is None:
+        pytest.skip("no bundled Whisper model")
+    built = {}
+    monkeypatch.setattr(faster_whisper, "WhisperModel", lambda path, **kw: built.update(kw) or object())
+    asr = WhisperRecognizer(BUNDLED, 5, device="cuda:1")
+    asr._load()
+    assert built["device"] == "cuda" and built["device_index"] == 1
+    assert asr.config.endswith(":cuda")  # GPU texts are cached apart from CPU ones
+    assert not WhisperRecognizer(BUNDLED, 5).config.endswith(":cuda")
+    metric = DWER()
+    metric.use_device("cuda:1")
+    assert metric.device == "cuda:1" and metric._recognizer is None
