@@ -33,10 +33,15 @@ def args_for(data: Path, out: Path, steps: int, export: Path | None = None) -> a
     return parser.parse_args(argv + (["--export", str(export)] if export else []))
 
 
-def test_train_resume_export(tmp_path: Path, monkeypatch) -> None:
+def use_micro_preset(monkeypatch) -> None:
+    """The ``tiny`` preset shrunk to a micro model that logs and checkpoints every step."""
     micro = dataclasses.replace(codec_config.CONFIGS["tiny"], model=TINY, segment_seconds=0.5, batch_size=2,
                                 warmup_steps=1, log_every=1, checkpoint_every=1)
     monkeypatch.setitem(codec_config.CONFIGS, "tiny", micro)
+
+
+def test_train_resume_export(tmp_path: Path, monkeypatch) -> None:
+    use_micro_preset(monkeypatch)
     data = make_tree(tmp_path / "data")
     out = tmp_path / "run"
     assert recipe.run(args_for(data, out, 2)) == 0
@@ -57,9 +62,7 @@ def test_train_resume_export(tmp_path: Path, monkeypatch) -> None:
 
 def test_init_continues_from_an_exported_checkpoint(tmp_path: Path, monkeypatch) -> None:
     """A fresh machine has only the shipped checkpoint: --init continues its weights, steps and lineage."""
-    micro = dataclasses.replace(codec_config.CONFIGS["tiny"], model=TINY, segment_seconds=0.5, batch_size=2,
-                                warmup_steps=1, log_every=1, checkpoint_every=1)
-    monkeypatch.setitem(codec_config.CONFIGS, "tiny", micro)
+    use_micro_preset(monkeypatch)
     data = make_tree(tmp_path / "data")
     first = tmp_path / "first.pt"
     assert recipe.run(args_for(data, tmp_path / "run1", 2, first)) == 0
