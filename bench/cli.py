@@ -114,13 +114,14 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise BenchError(f"--jobs must be at least 1, got {args.jobs}")
+    check_device(args.device)
     metrics = split_names(args.metrics) if args.metrics else METRICS.names()
     for name in metrics:
         METRICS.entry(name)
     store = open_existing(args.results)
     dataset = open_dataset(dataset_spec(args, args.data))
     request = RunRequest(systems=split_names(args.systems) if args.systems else [], metrics=metrics,
-                         jobs=args.jobs, threads=args.threads, argv=sys.argv,
+                         jobs=args.jobs, threads=args.threads, device=args.device, argv=sys.argv,
                          shard=parse_shard(args.shard) if args.shard else None, executor=args.executor,
                          ray_address=args.address)
     scored = score_stored(request, dataset, store)
@@ -275,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="separate and score; resumes where a previous run stopped")
     p.add_argument("--systems", required=True, help="comma-separated names, e.g. mixture,clean or fstc@2")
-    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]: systems, DNSMOS and Whisper")
     add_scoring_arguments(p)
     p.add_argument("--config", type=Path, help="bench.toml (default: ./bench.toml if present)")
     p.add_argument("--no-metrics", action="store_true", help="stop after separation (score later: bench score)")
@@ -287,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("score", help="compute metrics for estimates already stored")
     p.add_argument("--systems", help="comma-separated stored system names (default: all stored)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]: where DNSMOS and Whisper run")
     add_scoring_arguments(p)
     p.add_argument("--shard", help="k/n: score only the k-th of n slices")
     add_executor_arguments(p)

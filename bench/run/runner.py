@@ -97,7 +97,8 @@ def run(request: RunRequest, dataset, store: Store, config: BenchConfig | None =
         # with metric workers to spare, score each stored batch while inference goes on
         alongside = None
         if request.metrics_enabled and executor.overlaps_separation:
-            alongside = BackgroundScorer(dataset, request.metrics, store, dataset_key, executor, request.threads)
+            alongside = BackgroundScorer(dataset, request.metrics, store, dataset_key, executor, request.threads,
+                                         request.device)
         try:
             for spec, (system, key) in zip(specs, keyed):
                 store.register_system(key, system.name, system.family, system.config(), system.nominal_kbps)
@@ -110,7 +111,7 @@ def run(request: RunRequest, dataset, store: Store, config: BenchConfig | None =
         scored = alongside.completed if alongside is not None else 0
         if request.metrics_enabled:
             scored += score(dataset, [(s.name, k) for s, k in keyed], request.metrics, store, dataset_key,
-                            executor, threads=request.threads)
+                            executor, threads=request.threads, device=request.device)
         store.finish_run(run_id)
         return RunSummary(run_id, run_dir, dataset_key, separated, scored)
     finally:
@@ -137,7 +138,7 @@ def score_stored(request: RunRequest, dataset, store: Store) -> int:
     executor = _executor(request)
     damaged = drop_damaged(store, dataset, dataset_key, {n: keys[n] for n in names})
     scored = score(dataset, [(n, keys[n]) for n in names], request.metrics, store, dataset_key, executor,
-                   threads=request.threads)
+                   threads=request.threads, device=request.device)
     if damaged:
         systems = ",".join(sorted(damaged))
         raise BenchError(f"scored {scored} mixtures, but {sum(damaged.values())} stored estimate(s) of {systems} "

@@ -57,8 +57,9 @@ _WORKER_METRICS: dict[str, Metric] = {}
 _WORKER_CONTEXT: tuple[object, Path] | None = None
 
 
-def set_up_worker(dataset, results_root: Path, metric_names: Sequence[str], threads: int) -> None:
-    """Per-process setup: load each metric (and its models) once; limit math threads."""
+def set_up_worker(dataset, results_root: Path, metric_names: Sequence[str], threads: int,
+                  device: str = "cpu") -> None:
+    """Per-process setup: load each metric (and its models) once, on ``device``; limit math threads."""
     global _WORKER_CONTEXT
     os.environ["OMP_NUM_THREADS"] = str(threads)
     try:
@@ -71,6 +72,7 @@ def set_up_worker(dataset, results_root: Path, metric_names: Sequence[str], thre
     _WORKER_METRICS.clear()
     for name in metric_names:
         _WORKER_METRICS[name] = build_metric(name)
+        _WORKER_METRICS[name].use_device(device)
 
 
 def run_task(task: Task) -> TaskResult:
@@ -170,7 +172,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def score(dataset, systems: Sequence[tuple[str, str]], metric_names: Sequence[str], store: Store,
-          dataset_key: str, executor: Executor, threads: int = 1) -> int:
+          dataset_key: str, executor: Executor, threads: int = 1, device: str = "cpu") -> int:
     """Fill every missing (system, mixture, metric) value; returns the number of mixtures scored.
 
     ``systems`` are (name, system key) pairs.  Unavailable metrics are recorded as
@@ -201,15 +203,15 @@ def score(dataset, systems: Sequence[tuple[str, str]], metric_names: Sequence[st
         bar.update(1)
 
     try:
-        executor.map(scoring_worker(dataset, store, runnable, threads), tasks, save)
+        executor.map(scoring_worker(dataset, store, runnable, threads, device), tasks, save)
     finally:
         bar.close()
     return len(tasks)
 
 
-def scoring_worker(dataset, store: Store, metric_names: Sequence[str], threads: int) -> Worker:
-    """The scoring :class:`Worker`: metrics built once per process, one :class:`Task` per call."""
-    return Worker(set_up_worker, (dataset, store.root, tuple(metric_names), threads), run_task)
+def scoring_worker(dataset, store: Store, metric_names: Sequence[str], threads: int, device: str = "cpu") -> Worker:
+    """The scoring :class:`Worker`: metrics built once per process (on ``device``), one :class:`Task` per call."""
+    return Worker(set_up_worker, (dataset, store.root, tuple(metric_names), threads, device), run_task)
 
 
 def _plan(dataset, systems, metrics: Sequence[Metric], store: Store, dataset_key: str) -> list[Task]:
@@ -252,7 +254,7 @@ class BackgroundScorer:
     """
 
     def __init__(self, dataset, metric_names: Sequence[str], store: Store, dataset_key: str, executor: Executor,
-                 threads: int) -> None:
+                 threads: int, device: str = "cpu") -> None:
         self.store = store
         self.dataset_key = dataset_key
         self.by_id = {m.mixture_id: m for m in dataset.mixtures}
@@ -262,7 +264,7 @@ class BackgroundScorer:
         self.bar = progress_bar(0, desc="metrics (alongside)")
         #: scoring tasks finished and stored (one per system and mixture)
         self.completed = 0
-        self.stream = executor.stream(scoring_worker(dataset, store, self.runnable, threads), self._saved)
+        self.stream = executor.stream(scoring_worker(dataset, store, self.runnable, threads, device), self._saved)
 
     def _saved(self, result: TaskResult) -> None:
         _save(self.store, self.dataset_key, result)
