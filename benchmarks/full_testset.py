@@ -133,8 +133,8 @@ def main() -> None:
     metric_names, missing = available_metrics(args.metrics.split(",") if args.metrics else None)
     systems = args.systems.split(",")
     print(f"load average {os.getloadavg()[0]:.2f}; sample: {len(dataset)} mixtures, {sample_seconds:.1f} s "
-          f"(mean {sample_seconds / len(dataset):.2f} s); full set: {full_count} mixtures, {full_seconds / 3600:.2f} h; "
-          f"device {args.device}, threads {args.threads}, jobs {args.jobs}", flush=True)
+          f"(mean {sample_seconds / len(dataset):.2f} s); full set: {full_count} mixtures, "
+          f"{full_seconds / 3600:.2f} h; device {args.device}, threads {args.threads}, jobs {args.jobs}", flush=True)
     for name, reason in missing.items():
         print(f"  not timed (cannot run here): {name}: {reason}")
 
