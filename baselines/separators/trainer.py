@@ -221,7 +221,7 @@ def init_from_model_dir(model: SepformerSeparator, model_dir: Path) -> tuple[int
                              f"({str(exc).splitlines()[0]})") from None
     provenance = model_dir / "train_command.txt"
     lines = provenance.read_text().splitlines() if provenance.is_file() else []
-    found = [int(m.group(1)) for line in lines for m in [re.search(r"step=(\d+)/", line)] if m]
+    found = [int(step) for step in re.findall(r"step=(\d+)/", "\n".join(lines))]
     commands = tuple(line.removeprefix("# earlier: ") for line in lines
                      if line and (not line.startswith("#") or line.startswith("# earlier: ")))
     return (found[-1] if found else 0), commands
