@@ -52,8 +52,10 @@ def dataset_spec(args: argparse.Namespace, root: str | None):
 def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``bench run`` and ``bench score``."""
     parser.add_argument("--metrics", help="comma-separated metric names (default: every registered metric)")
-    parser.add_argument("--jobs", type=int, default=1, help="metric worker processes")
-    parser.add_argument("--threads", type=int, default=1, help="math threads per metric worker")
+    parser.add_argument("--jobs", type=int,
+                        help="metric worker processes (default: one per usable core on CPU, 1 with --device cuda)")
+    parser.add_argument("--threads", type=int,
+                        help="math threads per metric worker (default: the usable cores / --jobs)")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
                         help="results directory (default ./results)")
 
@@ -76,12 +78,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.catalog import METRICS
     from bench.config import load_config, split_names
     from bench.data.libri2mix import open_dataset
+    from bench.run.parallelism import choose_parallelism
     from bench.run.runner import RunRequest, run
     from bench.run.sharding import parse_shard
     from bench.store import Store
 
-    if args.jobs < 1:
-        raise BenchError(f"--jobs must be at least 1, got {args.jobs}")
+    parallel = choose_parallelism(args.jobs, args.threads, args.device)
     check_device(args.device)
     config = load_config(args.config)
     systems = split_names(args.systems)
@@ -92,15 +94,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if len(dataset) == 0:
         raise BenchError(f"{dataset.name}: the selection holds no mixtures")
     store = Store(args.results)
-    request = RunRequest(systems=systems, metrics=metrics, device=args.device, jobs=args.jobs,
-                         threads=args.threads, argv=sys.argv, metrics_enabled=not args.no_metrics,
+    request = RunRequest(systems=systems, metrics=metrics, device=args.device, jobs=parallel.jobs,
+                         threads=parallel.threads, parallelism=parallel, argv=sys.argv,
+                         metrics_enabled=not args.no_metrics,
                          shard=parse_shard(args.shard) if args.shard else None, executor=args.executor,
                          ray_address=args.address)
     summary = run(request, dataset, store, config)
     if not args.quiet:
         done = ", ".join(f"{k}: {v} new" for k, v in summary.separated.items())
-        print(f"run {summary.run_id}: {len(dataset)} mixtures ({done}); {summary.scored} scoring tasks; "
-              f"results in {store.root}, log in {summary.run_dir}")
+        print(f"run {summary.run_id}: {len(dataset)} mixtures ({done}); {summary.scored} scoring tasks "
+              f"on {parallel.describe()}; results in {store.root}, log in {summary.run_dir}")
     return 0
 
 
@@ -108,12 +111,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     from bench.catalog import METRICS
     from bench.config import split_names
     from bench.data.libri2mix import open_dataset
+    from bench.run.parallelism import choose_parallelism
     from bench.run.runner import RunRequest, score_stored
     from bench.run.sharding import parse_shard
     from bench.store import open_existing
 
-    if args.jobs < 1:
-        raise BenchError(f"--jobs must be at least 1, got {args.jobs}")
+    parallel = choose_parallelism(args.jobs, args.threads, args.device)
     check_device(args.device)
     metrics = split_names(args.metrics) if args.metrics else METRICS.names()
     for name in metrics:
@@ -121,12 +124,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     store = open_existing(args.results)
     dataset = open_dataset(dataset_spec(args, args.data))
     request = RunRequest(systems=split_names(args.systems) if args.systems else [], metrics=metrics,
-                         jobs=args.jobs, threads=args.threads, device=args.device, argv=sys.argv,
+                         jobs=parallel.jobs, threads=parallel.threads, parallelism=parallel, device=args.device,
+                         argv=sys.argv,
                          shard=parse_shard(args.shard) if args.shard else None, executor=args.executor,
                          ray_address=args.address)
     scored = score_stored(request, dataset, store)
     if not args.quiet:
-        print(f"{scored} mixtures scored; results in {store.root}")
+        print(f"{scored} mixtures scored on {parallel.describe()}; results in {store.root}")
     return 0
 
 

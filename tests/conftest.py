@@ -25,3 +25,13 @@ def torch_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def one_usable_core(monkeypatch):
+    """``bench run``/``bench score`` without ``--jobs`` use every usable core (``bench.run.parallelism``);
+    in tests they see one, so a CLI run stays inline (no worker pool to spawn) unless a test asks
+    for jobs, as before the default changed.  ``tests/test_parallelism.py`` restores the real count."""
+    from bench.run import parallelism
+
+    monkeypatch.setattr(parallelism, "usable_cores", lambda: 1)

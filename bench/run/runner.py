@@ -20,6 +20,7 @@ from bench.run.manifest import build_manifest
 from bench.errors import BenchError
 from bench.run.estimate_check import damaged_estimates
 from bench.run.executors import Executor, make_executor
+from bench.run.parallelism import Parallelism
 from bench.run.scoring import BackgroundScorer, score
 from bench.run.separation import separate
 from bench.run.sharding import ShardView
@@ -47,6 +48,11 @@ class RunRequest:
     executor: str = "local"
     #: Ray cluster address (None: start a local Ray instance)
     ray_address: str | None = None
+    #: how ``jobs``/``threads`` were chosen (the CLI's defaults from the usable cores); recorded in the manifest
+    parallelism: Parallelism | None = None
+
+    def parallel(self) -> Parallelism:
+        return self.parallelism or Parallelism(self.jobs, self.threads, self.jobs * self.threads)
 
 
 @dataclass
@@ -88,6 +94,8 @@ def run(request: RunRequest, dataset, store: Store, config: BenchConfig | None =
             list(request.metrics) if request.metrics_enabled else [], request.device, request.jobs,
         )
         manifest["shard"] = list(request.shard) if request.shard else None
+        manifest["parallelism"] = request.parallel().manifest()
+        log.info("scoring on %s", request.parallel().describe())
         (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
         store.start_run(run_id, manifest)
         # a shard registers the whole dataset, so every shard's row is identical
