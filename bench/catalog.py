@@ -22,7 +22,7 @@ SYSTEMS: Registry = Registry("system", "jsac_bench.systems")
 METRICS: Registry = Registry("metric", "jsac_bench.metrics")
 #: training recipes for `bench train <name>`: modules with light top-level imports that define
 #: ``add_arguments(parser)`` and ``run(args) -> int`` (heavy imports go inside ``run``)
-TRAINERS: Registry = Registry("training recipe", "jsac_bench.trainers")
+RECIPES: Registry = Registry("training recipe", "jsac_bench.trainers")
 
 # -- systems: family name -> System subclass; `listed` is what `bench systems` shows
 SYSTEMS.register("mixture", "bench.baselines.reference:MixtureSystem", listed=["mixture"])
@@ -70,10 +70,10 @@ METRICS.register("spk_sim", "bench.metrics.spk_sim:SpeakerSimilarity")
 METRICS.register("bitrate", "bench.metrics.bitrate:Bitrate")
 
 # -- training recipes: name -> "module:" exposing add_arguments/run
-TRAINERS.register("codec", "bench.baselines.codecs.mdct_rvq.train:")
-TRAINERS.register("separator", "bench.baselines.separators.train:")
-TRAINERS.register("codesep", "bench.systems.codesep.train:")
-TRAINERS.register("tokensplit", "bench.systems.tokensplit.train:")
+RECIPES.register("codec", "bench.baselines.codecs.mdct_rvq.recipe:")
+RECIPES.register("separator", "bench.baselines.separators.recipe:")
+RECIPES.register("codesep", "bench.systems.codesep.recipe:")
+RECIPES.register("tokensplit", "bench.systems.tokensplit.recipe:")
 
 
 def build_system(spec: "SystemSpec", device: str = "cpu", sample_rate: int = 16000) -> "System":

@@ -364,12 +364,12 @@ def _add_train_commands(sub) -> None:
     """``bench train <recipe>``: one sub-command per registered training recipe."""
     import importlib
 
-    from bench.catalog import TRAINERS
+    from bench.catalog import RECIPES
 
     train = sub.add_parser("train", help="train the project's models (recipes)")
     recipes = train.add_subparsers(dest="recipe", required=True)
-    for name in TRAINERS.names():
-        entry = TRAINERS.entry(name)
+    for name in RECIPES.names():
+        entry = RECIPES.entry(name)
         module = importlib.import_module(str(entry.target).partition(":")[0])
         p = recipes.add_parser(name, help=(module.__doc__ or name).strip().splitlines()[0])
         module.add_arguments(p)

@@ -12,7 +12,7 @@ import numpy as np
 import soundfile as sf
 
 from bench.baselines.codecs.mdct_rvq import config as codec_config
-from bench.baselines.codecs.mdct_rvq import train as recipe
+from bench.baselines.codecs.mdct_rvq import recipe
 from test_codecs_helpers import TINY, speech_like
 
 

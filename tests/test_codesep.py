@@ -190,7 +190,7 @@ def test_missing_weights_and_codec_mismatch(weights: Path, codec_file: Path, tmp
                                         ("atsp", "no_teacher_forcing")])
 def test_two_step_training_smoke(stage: str, flag: str | None, codec_file: Path, tmp_path: Path):
     from bench.systems.codesep.checkpoint import load_weights
-    from bench.systems.codesep.train import add_arguments
+    from bench.systems.codesep.recipe import add_arguments
     from bench.systems.codesep.trainer import TrainOptions, train
 
     tree = build_tree(tmp_path / "data", mix_types=("mix_clean",))
@@ -218,7 +218,7 @@ def test_training_resumes_from_a_mid_run_checkpoint(codec_file: Path, tmp_path: 
                                                     torch_one_thread):
     """Killed during step 3 of 4 (state saved at step 2), a re-run starts from the step-2 weights and runs
     steps 3-4 only: it resumed, it did not start over."""
-    from bench.systems.codesep.train import add_arguments
+    from bench.systems.codesep.recipe import add_arguments
     from bench.systems.codesep.trainer import Stage, TrainOptions, train
 
     tree = build_tree(tmp_path / "data", mix_types=("mix_clean",))

@@ -129,7 +129,7 @@ def test_train_smoke(tmp_path: Path) -> None:
     from libri2mix_tree import IDS, build_tree
 
     from bench.baselines.separators import trainer
-    from bench.baselines.separators.train import add_arguments
+    from bench.baselines.separators.recipe import add_arguments
 
     build_tree(tmp_path / "data", lengths={mid: 6000 + 100 * i for i, mid in enumerate(IDS)},
                mix_types=("mix_clean",))
@@ -160,7 +160,7 @@ def test_init_continues_from_a_saved_model_directory(tmp_path: Path) -> None:
     from libri2mix_tree import IDS, build_tree
 
     from bench.baselines.separators import trainer
-    from bench.baselines.separators.train import add_arguments
+    from bench.baselines.separators.recipe import add_arguments
 
     build_tree(tmp_path / "data", lengths={mid: 6000 + 100 * i for i, mid in enumerate(IDS)},
                mix_types=("mix_clean",))

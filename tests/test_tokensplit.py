@@ -360,7 +360,7 @@ def test_training_recipe_runs_resumes_and_exports(refine: bool, tied_weights, tm
     from bench.systems.tokensplit import trainer as trainer_module
     from bench.systems.tokensplit.checkpoint import load_weights
     from bench.systems.tokensplit.config import PRESETS, TrainSchedule
-    from bench.systems.tokensplit.train import add_arguments
+    from bench.systems.tokensplit.recipe import add_arguments
 
     class StandInASR:
         config = "stand-in"

@@ -1,4 +1,4 @@
-"""The training loop behind ``bench train codec`` (imported lazily by train.py).
+"""The training loop behind ``bench train codec`` (imported lazily by recipe.py).
 
 Loss (generator):  15 L_mel + L_spec + 5 L_MDCT + w_snr L_SNR + 0.25 L_commit  [+ L_adv + 2 L_feat in ``paper``]
 (w_snr = 1 in ``small``; L_SNR is the waveform SNR in dB, i.e. the signed-coefficient error)
