@@ -104,7 +104,10 @@ def test_limit_and_seed_are_deterministic(tree):
     assert a == b and len(a) == 3
     assert ids(limit=3, subset_seed=2) != a
     assert sorted(ids(subset_seed=5)) == sorted(IDS) and ids(subset_seed=5) != IDS
-    assert open_dataset(DatasetSpec(root=tree, limit=3)).name.endswith("mix_clean[n=3]")
+    limited = open_dataset(DatasetSpec(root=tree, limit=3))
+    assert limited.name.endswith("mix_clean") and limited.subset == f"n=3 of {len(IDS)}"
+    # --limit cuts one seeded order: a smaller limit is the start of a larger one
+    assert ids(limit=2, subset_seed=1) == a[:2] and ids(subset_seed=1)[:3] == a
 
 
 def test_ids_file(tree, tmp_path):
@@ -163,12 +166,14 @@ def test_fingerprint_ignores_location_but_not_selection(tree, tmp_path):
     assert len(fp) == 64
     assert open_dataset(DatasetSpec(root=copy.parent)).fingerprint == fp
     others = {
-        open_dataset(DatasetSpec(root=tree, limit=4)).fingerprint,
         open_dataset(DatasetSpec(root=tree, subset_seed=3)).fingerprint,
         open_dataset(DatasetSpec(root=tree, segment="first3s")).fingerprint,
         open_dataset(DatasetSpec(root=tree, mix_type="mix_both")).fingerprint,
     }
-    assert fp not in others and len(others) == 4
+    assert fp not in others and len(others) == 3
+    # --limit selects within the key (the whole order), so limited runs share their rows
+    limited = open_dataset(DatasetSpec(root=tree, limit=4))
+    assert limited.fingerprint == fp and limited.selection_fingerprint != fp
 
 
 # --- bad input: one-line BenchErrors naming the file ---------------------------------

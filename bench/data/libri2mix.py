@@ -8,8 +8,14 @@ Why this is more than ``read_csv``:
   set ships FLAC under the same names).
 * Every problem is a one-line :class:`BenchError` naming the file, because users
   point the harness at half-downloaded or hand-made trees.
-* ``Dataset.fingerprint`` identifies the evaluated item list independently of
-  where the data lives, so results from two copies of the data compare equal.
+* ``Dataset.fingerprint`` identifies the item list independently of where the data
+  lives, so results from two copies of the data compare equal.  It covers the *whole
+  order* the selection is cut from (the CSV, or ``--ids``, shuffled by ``--subset-seed``),
+  not the ``--limit``: ``--limit N`` is the first N of that order, so ``--limit 8`` is a
+  subset of ``--limit 16`` and both file their rows under one key, by mixture ID, and a
+  smaller run reuses the estimates and scores of a larger one.
+  :meth:`Dataset.prefix_fingerprint` is the key a limited selection had before subsets
+  nested (results stored then are adopted under the new key by ``bench run``/``score``).
 
 Checks are layered by cost: :func:`open_dataset` reads the CSV and checks that the
 selected files exist; :meth:`Dataset.load` checks the headers of the files it reads
@@ -121,15 +127,40 @@ class Dataset:
     """
 
     def __init__(self, spec: DatasetSpec, root: Path, csv_path: Path, mixtures: list[Mixture],
-                 lengths: dict[str, int], noise_paths: dict[str, Path], fingerprint: str, name: str):
+                 lengths: dict[str, int], noise_paths: dict[str, Path], order: list[str], csv_sha256: str):
         self.spec = spec
         self.root = root
         self.csv_path = csv_path
         self.mixtures = mixtures
         self.lengths = lengths  # full file length per mixture ID, from the CSV
         self.noise_paths = noise_paths
-        self.fingerprint = fingerprint
-        self.name = name
+        #: every mixture ID of the order the selection is the start of (``--limit`` cuts it)
+        self.order = order
+        self._csv_sha256 = csv_sha256
+        #: the store's dataset key: the whole order, so every ``--limit`` of it shares one key
+        self.fingerprint = _fingerprint(spec, csv_sha256, order)
+        #: the whole order's name (the key's); :attr:`subset` says which part of it is selected
+        self.name = _name(spec)
+
+    @property
+    def total(self) -> int:
+        """How many mixtures the whole order holds (``--limit`` selects the first ``len(self)``)."""
+        return len(self.order)
+
+    @property
+    def subset(self) -> str:
+        """``n=16 of 80`` (the first 16 of the order), or ``all 80``."""
+        return subset_text(len(self), self.total)
+
+    @property
+    def selection_fingerprint(self) -> str:
+        """A key of exactly the selected items (for caches of work done on them, e.g. training tokens)."""
+        return self.prefix_fingerprint(self.total if self.spec.limit is None else int(self.spec.limit))
+
+    def prefix_fingerprint(self, n: int) -> str:
+        """The key of the order's first ``n`` mixtures as one list: the dataset key a ``--limit n`` run had
+        before subsets nested (equal to :attr:`fingerprint` when ``n`` is the whole order)."""
+        return _fingerprint(self.spec, self._csv_sha256, self.order[: int(n)])
 
     def __len__(self) -> int:
         return len(self.mixtures)
@@ -141,7 +172,7 @@ class Dataset:
         return self.mixtures[index]
 
     def __repr__(self) -> str:
-        return f"Dataset({self.name!r}, {len(self)} mixtures, root={str(self.root)!r})"
+        return f"Dataset({self.name!r}, {self.subset} mixtures, root={str(self.root)!r})"
 
     def load(self, mixture: Mixture) -> LoadedMixture:
         """Read the evaluated segment of the mixture and its sources (float32).
@@ -265,7 +296,8 @@ def _open(spec: DatasetSpec, item_errors: list[str] | None) -> Dataset:
     :func:`check_dataset` (pass ``item_errors`` to collect them and skip the item)."""
     root = resolve_root(spec.root)
     csv_path, csv_bytes, rows = _read_metadata(root, spec)
-    selected = _select(rows, spec, csv_path)
+    order = _order(rows, spec, csv_path)
+    selected = order if spec.limit is None else order[: int(spec.limit)]
     transcripts = _transcripts(spec, root)
     limit_s = SEGMENTS[spec.segment]
     keep = None if limit_s is None else int(round(limit_s * spec.sample_rate))
@@ -283,9 +315,8 @@ def _open(spec: DatasetSpec, item_errors: list[str] | None) -> Dataset:
         lengths[mixture.mixture_id] = length
         if noise is not None:
             noise_paths[mixture.mixture_id] = noise
-    ids = [row["mixture_ID"] for row in selected]
-    return Dataset(spec, root, csv_path, mixtures, lengths, noise_paths,
-                   fingerprint=_fingerprint(spec, csv_bytes, ids), name=_name(spec, len(ids), len(rows)))
+    return Dataset(spec, root, csv_path, mixtures, lengths, noise_paths, order=[row["mixture_ID"] for row in order],
+                   csv_sha256=hashlib.sha256(csv_bytes).hexdigest())
 
 
 def _read_metadata(root: Path, spec: DatasetSpec) -> tuple[Path, bytes, list[dict[str, str]]]:
@@ -325,8 +356,8 @@ def _read_metadata(root: Path, spec: DatasetSpec) -> tuple[Path, bytes, list[dic
     return csv_path, data, rows
 
 
-def _select(rows: list[dict[str, str]], spec: DatasetSpec, csv_path: Path) -> list[dict[str, str]]:
-    """ids_file (its order), then a seeded shuffle, then the first ``limit``."""
+def _order(rows: list[dict[str, str]], spec: DatasetSpec, csv_path: Path) -> list[dict[str, str]]:
+    """The order ``--limit`` cuts: the ids file (its order) or the CSV, then a seeded shuffle of all of it."""
     if spec.ids_file is not None:
         by_id = {row["mixture_ID"]: row for row in rows}
         wanted = read_ids_file(spec.ids_file)
@@ -338,8 +369,6 @@ def _select(rows: list[dict[str, str]], spec: DatasetSpec, csv_path: Path) -> li
     if spec.subset_seed is not None:
         order = np.random.default_rng(int(spec.subset_seed)).permutation(len(rows))
         rows = [rows[i] for i in order]
-    if spec.limit is not None:
-        rows = rows[: int(spec.limit)]
     return rows
 
 
@@ -431,11 +460,14 @@ def resolve_audio_path(raw: str, root: Path, fallback: Path) -> tuple[Path | Non
     return None, candidates[0]
 
 
-def _fingerprint(spec: DatasetSpec, csv_bytes: bytes, ids: list[str]) -> str:
-    """sha256 over what defines the items and their content; not the root path."""
+def _fingerprint(spec: DatasetSpec, csv_sha256: str, ids: list[str]) -> str:
+    """sha256 over what defines the items and their content; not the root path.
+
+    The payload is the one keys had before subsets nested, over the whole order's IDs, so a
+    run without ``--limit`` keeps the key it had (and its stored results)."""
     payload = json.dumps({
         "format": "libri2mix-v1",
-        "csv_sha256": hashlib.sha256(csv_bytes).hexdigest(),
+        "csv_sha256": csv_sha256,
         "ids": ids,
         "sample_rate": spec.sample_rate,
         "segment": spec.segment,
@@ -446,13 +478,21 @@ def _fingerprint(spec: DatasetSpec, csv_bytes: bytes, ids: list[str]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _name(spec: DatasetSpec, selected: int, total: int) -> str:
+def _name(spec: DatasetSpec) -> str:
+    """The whole order's name: ``embedded/wav16k/min/test/mix_clean[seed=0]`` (no ``--limit``: that is the subset)."""
     base = "embedded" if spec.root is None else "Libri2Mix"
     tags = [spec.segment] if spec.segment != "full" else []
-    if selected != total or spec.subset_seed is not None:
-        tags.append(f"n={selected}" + (f",seed={spec.subset_seed}" if spec.subset_seed is not None else ""))
+    if spec.ids_file is not None:
+        tags.append(f"ids={spec.ids_file.name}")
+    if spec.subset_seed is not None:
+        tags.append(f"seed={spec.subset_seed}")
     suffix = f"[{','.join(tags)}]" if tags else ""
     return f"{base}/{spec.rate_dir}/{spec.mode}/{spec.split}/{spec.mix_type}{suffix}"
+
+
+def subset_text(selected: int, total: int) -> str:
+    """``n=16 of 80``, or ``all 80`` when nothing is left out."""
+    return f"all {total}" if selected >= total else f"n={selected} of {total}"
 
 
 def _choice(what: str, value, allowed: tuple) -> None:

@@ -11,6 +11,10 @@ Two granularities, one definition: :func:`corpus_values` turns per-field sums (s
 SQL, fast over millions of rows) into corpus values; :class:`SystemResults` gives
 per-mixture numerators and denominators of the same ratios for bootstrap intervals and
 paired tests.
+
+Which mixtures a report compares is decided here too (:func:`coverage`): systems run with
+different ``--limit`` values share one dataset key, so each row says which subset it
+covers, and when they differ every value is taken over the mixtures all rows share.
 """
 
 from __future__ import annotations
@@ -29,6 +33,57 @@ from bench.store import FAILED, OK, UNAVAILABLE, Store
 
 if TYPE_CHECKING:
     from bench.metrics.base import Metric
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which mixtures each compared system has, and which the report compares them on."""
+
+    #: mixtures in the dataset's whole order (``--limit`` runs cover its first n)
+    total: int
+    #: system name -> mixtures with a stored separation
+    stored: dict[str, int]
+    #: the mixtures every system has, when the systems' subsets differ; ``None``: they are all the same
+    shared: frozenset[str] | None = None
+
+    @property
+    def only(self) -> frozenset[str] | None:
+        """The mixtures values are restricted to (``None``: all stored; also when nothing is shared)."""
+        return self.shared or None
+
+    def subset(self, system: str) -> str:
+        """``n=16 of 80`` for one system's stored mixtures."""
+        from bench.data.libri2mix import subset_text
+
+        return subset_text(self.stored.get(system, 0), self.total)
+
+    def compared(self, system: str) -> int:
+        """How many of a system's mixtures its values are over."""
+        return len(self.shared) if self.only is not None else self.stored.get(system, 0)
+
+    def note(self) -> str | None:
+        """One sentence on the subsets, for the report's header (``None`` with no system)."""
+        if not self.stored:
+            return None
+        if self.shared is None:
+            return f"{self.subset(next(iter(self.stored)))} for every system"
+        each = ", ".join(f"{name} {self.subset(name)}" for name in self.stored)
+        if not self.shared:
+            return (f"systems were run on different subsets ({each}) that share no mixture: each row is over "
+                    "its own subset, so rows are not comparable")
+        return (f"systems were run on different subsets ({each}); every value is over the {len(self.shared)} "
+                "mixtures they all share")
+
+
+def coverage(store: Store, dataset_key: str, keys: Mapping[str, str]) -> Coverage:
+    """The subsets of the systems ``keys`` (name -> system key) on a dataset, and what they share."""
+    info = store.dataset(dataset_key)
+    mixtures = store.stored_mixtures(dataset_key)
+    sets = {name: mixtures.get(key, frozenset()) for name, key in keys.items()}
+    total = max([info.num_mixtures if info is not None else 0, *map(len, sets.values())])
+    if len(set(sets.values())) <= 1:
+        return Coverage(total, {n: len(v) for n, v in sets.items()})
+    return Coverage(total, {n: len(v) for n, v in sets.items()}, frozenset.intersection(*sets.values()))
 
 
 def metric_class(metric: str) -> "type[Metric] | None":
@@ -100,9 +155,13 @@ def _parts(frame: pd.DataFrame | None) -> MixtureParts | None:
 class SystemResults:
     """Everything stored for one system on one dataset, read once, as per-mixture statistics."""
 
-    def __init__(self, store: Store, dataset_key: str, system_key: str) -> None:
-        self.store, self.dataset_key, self.system_key = store, dataset_key, system_key
+    def __init__(self, store: Store, dataset_key: str, system_key: str,
+                 only: frozenset[str] | None = None) -> None:
+        """``only``: the mixtures to read (those every compared system has); ``None``: all stored."""
+        self.store, self.dataset_key, self.system_key, self.only = store, dataset_key, system_key, only
         values = store.metric_values(dataset_key, system_key)
+        if only is not None:
+            values = values[values["mixture_id"].isin(only)].reset_index(drop=True)
         values["column"] = [column_name(m, f) for m, f in zip(values["metric"], values["field"])]
         self.values = values
         self.ok = values[values["status"] == OK]
@@ -132,6 +191,8 @@ class SystemResults:
         """The measured bitrate from the stored separations (every system has one, scored or not)."""
         nominal = self.store.nominal_kbps().get(self.system_key)
         payloads = self.store.payloads(self.dataset_key, self.system_key)
+        if self.only is not None:
+            payloads = payloads[payloads["mixture_id"].isin(self.only)]
         if payloads.empty or payloads["payload_bits"].isna().all():
             return BitrateParts(None, nominal, True)
         return BitrateParts(_parts(Bitrate.payload_parts(payloads)), nominal, False)

@@ -33,6 +33,7 @@ class Row:
     system_key: str | None
     cells: dict[str, Cell] = field(default_factory=dict)
     hint: str | None = None  # why the row is empty and how to fill it
+    subset: str | None = None  # which mixtures of the dataset the row's system has ("n=16 of 80")
 
 
 @dataclass
@@ -50,7 +51,8 @@ def values_frame(table: Table) -> pd.DataFrame:
     """The table as a flat frame (one row per table row), as written to CSV."""
     records: list[dict[str, Any]] = []
     for row in table.rows:
-        rec: dict[str, Any] = {"row": row.label, "system": row.system, "system_key": row.system_key or ""}
+        rec: dict[str, Any] = {"row": row.label, "system": row.system, "system_key": row.system_key or "",
+                               "subset": row.subset or ""}
         for column in table.columns:
             cell = row.cells.get(column.label, Cell())
             base = column.published

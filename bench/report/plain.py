@@ -3,7 +3,9 @@
 One row per system, one column per metric field (``<metric>_<field>``), each cell the
 metric's own aggregate over all (mixture, source) values: the mean unless the metric
 pools (``Metric.aggregate``).  Metrics that could not run show "—" with a
-footnote giving the stored reason; nothing is ever filled in.
+footnote giving the stored reason; nothing is ever filled in.  The header says which subset
+of the dataset each system covers (``n=16 of 80``); when systems were run on different
+subsets, every value is over the mixtures they all share, and the header says so.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.report.aggregate import columns_of, corpus_values, first_reason
+from bench.report.aggregate import Coverage, columns_of, corpus_values, coverage, first_reason
 from bench.store import UNAVAILABLE, Store
 
 DASH = "—"
@@ -30,6 +32,8 @@ class PlainReport:
     notes: dict[tuple[str, str], str] = field(default_factory=dict)  # (system, column) -> footnote text
     #: (system, column) at the metric's ceiling -> why (printed as +∞)
     saturated: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: which mixtures each system has, and which the values are over
+    coverage: Coverage | None = None
 
 
 def build_plain_report(store: Store, dataset_key: str | None = None) -> PlainReport:
@@ -47,7 +51,8 @@ def build_plain_report(store: Store, dataset_key: str | None = None) -> PlainRep
     keys = store.system_keys(dataset_key)
     systems = list(keys)
     name_of = {key: name for name, key in keys.items()}
-    sums, states = store.metric_sums(dataset_key), store.metric_states(dataset_key)
+    subsets = coverage(store, dataset_key, keys)
+    sums, states = store.metric_sums(dataset_key, subsets.only), store.metric_states(dataset_key, subsets.only)
     sums, states = ((f.assign(system=f["system_key"].map(name_of)).dropna(subset=["system"])) for f in (sums, states))
     metrics = list(dict.fromkeys([*sums["metric"], *states["metric"]]))
     columns: list[str] = []
@@ -57,7 +62,7 @@ def build_plain_report(store: Store, dataset_key: str | None = None) -> PlainRep
 
     means = pd.DataFrame(index=systems, columns=columns, dtype=float)
     counts = pd.DataFrame(index=systems, columns=columns, dtype="Int64")
-    report = PlainReport(dataset_name, means, counts)
+    report = PlainReport(dataset_name, means, counts, coverage=subsets)
     for (system, metric), frame in sums.groupby(["system", "metric"], sort=False):
         if system not in means.index:
             continue
@@ -106,15 +111,29 @@ def format_markdown(report: PlainReport, digits: int = 2) -> str:
                 text += f" [{footnotes.index(note) + 1}]"
             cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
-    out = [f"Dataset: {report.dataset_name}", "", *lines]
+    out = [f"Dataset: {report.dataset_name}" + (f"; {note}" if (note := _coverage_note(report)) else ""), "", *lines]
     if footnotes:
         out.append("")
         out += [f"[{i + 1}] {text}" for i, text in enumerate(footnotes)]
     return "\n".join(out)
 
 
+def _coverage_note(report: PlainReport) -> str | None:
+    return report.coverage.note() if report.coverage is not None else None
+
+
+def _subset_columns(report: PlainReport, system: str) -> dict[str, object]:
+    """``mixtures`` (how many the values are over), ``stored`` (how many the system has), ``of`` (the dataset's)."""
+    cover = report.coverage
+    if cover is None:
+        return {}
+    return {"mixtures": cover.compared(system), "stored": cover.stored.get(system, 0), "of": cover.total}
+
+
 def format_csv(report: PlainReport) -> str:
     frame = report.means.copy()
+    subsets = pd.DataFrame([_subset_columns(report, system) for system in frame.index], index=frame.index)
+    frame = pd.concat([frame, subsets], axis=1)
     frame.index.name = "system"
     return frame.to_csv(float_format="%.6g")
 
@@ -122,14 +141,15 @@ def format_csv(report: PlainReport) -> str:
 def format_json(report: PlainReport) -> str:
     rows = []
     for system in report.means.index:
-        row = {"system": system}
+        row = {"system": system, **_subset_columns(report, system)}
         for col in report.means.columns:
             value = report.means.loc[system, col]
             row[col] = None if pd.isna(value) else float(value)
             if (system, col) in report.notes:
                 row[f"{col}_note"] = report.notes[(system, col)]
         rows.append(row)
-    return json.dumps({"dataset": report.dataset_name, "systems": rows}, indent=2)
+    return json.dumps({"dataset": report.dataset_name, "subsets": _coverage_note(report), "systems": rows},
+                      indent=2)
 
 
 FORMATTERS = {"md": format_markdown, "csv": format_csv, "json": format_json}

@@ -92,6 +92,8 @@ def to_markdown(table: Table, ci: bool = True) -> str:
         legend.append("↳ *paper*: the value published in the paper, for comparison (different data and models)")
     if legend:
         out += ["", "; ".join(legend) + "."]
+    if table.notes:
+        out += ["", *table.notes]
     if notes:
         out += [""] + [f"[{i + 1}] {text}" for i, text in enumerate(notes)]
     if hints:
@@ -121,6 +123,8 @@ def to_latex(table: Table, ci: bool = True) -> str:
              "% requires \\usepackage{booktabs}",
              rf"\begin{{tabular}}{{{spec}}}", r"\toprule", head + r" \\", r"\midrule", *body, r"\bottomrule",
              r"\end{tabular}"]
+    if table.notes:
+        lines.append(r"\par\smallskip{\footnotesize " + " ".join(latex_escape(n) for n in table.notes) + "}")
     if notes:
         lines.append(r"\par\smallskip{\footnotesize " + " ".join(
             rf"$^{{{i + 1}}}$\,{latex_escape(text)}" for i, text in enumerate(notes)) + "}")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from bench.catalog import METRICS
 from bench.errors import BenchError
 from bench.report.abx import fill_abx_table
-from bench.report.aggregate import SystemResults, metric_of
+from bench.report.aggregate import SystemResults, coverage, metric_of
 from bench.report.layouts import Column, TableLayout, row_label
 from bench.report.listening import fill_listening
 from bench.report.model import Cell, Row, Table, values_frame
@@ -50,6 +50,10 @@ def build_table(store: Store, layout: TableLayout, dataset_key: str, *, with_pap
         return table
 
     parts: dict[tuple[str, str], MixtureParts] = {}
+    # the rows' subsets of the dataset; values are over the mixtures every row with results shares
+    subsets = coverage(store, dataset_key, {system: keys[system] for system in layout.rows if system in keys})
+    if (note := subsets.note()) is not None:
+        table.notes.append(f"Mixtures: {note}.")
     for system in layout.rows:
         key = keys.get(system)
         row = Row(row_label(system), system, key)
@@ -62,7 +66,8 @@ def build_table(store: Store, layout: TableLayout, dataset_key: str, *, with_pap
                 if column.kind == "listening":  # listening tests stand on their own exports
                     fill_listening(store, cell, column, system)
             continue
-        results = SystemResults(store, dataset_key, key)
+        row.subset = subsets.subset(system)
+        results = SystemResults(store, dataset_key, key, subsets.only)
         for column in layout.columns:
             cell = Cell()
             if column.kind == "bitrate":

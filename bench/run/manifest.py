@@ -52,7 +52,8 @@ def build_manifest(argv: list[str], dataset, systems: list[dict[str, Any]], metr
         "packages": package_versions(),
         "device": device,
         "jobs": jobs,
-        "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint, "num_mixtures": len(dataset)},
+        "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint, "num_mixtures": len(dataset),
+                    "subset": getattr(dataset, "subset", None)},
         "systems": systems,
         "metrics": metrics,
     }

@@ -98,8 +98,9 @@ def run(request: RunRequest, dataset, store: Store, config: BenchConfig | None =
         log.info("scoring on %s", request.parallel().describe())
         (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
         store.start_run(run_id, manifest)
-        # a shard registers the whole dataset, so every shard's row is identical
-        store.register_dataset(dataset_key, full_dataset.name, _spec_dict(full_dataset), len(full_dataset))
+        # the key names the whole order (every --limit and shard of it files rows under it), so it is
+        # registered with the order's size and without the limit: every run's row is identical
+        register_dataset(store, full_dataset)
         separated: dict[str, int] = {}
         executor = _executor(request)
         # with metric workers to spare, score each stored batch while inference goes on
@@ -133,6 +134,7 @@ def score_stored(request: RunRequest, dataset, store: Store) -> int:
     ``request.systems`` empty means every system stored for this dataset; each name
     maps to its most recent system key on the dataset.
     """
+    adopt_earlier_subsets(store, dataset)
     if request.shard is not None:
         dataset = ShardView(dataset, *request.shard)
     dataset_key = dataset.fingerprint
@@ -180,8 +182,35 @@ def drop_damaged(store: Store, dataset, dataset_key: str, keys: dict[str, str]) 
     return dropped
 
 
+def register_dataset(store: Store, dataset) -> None:
+    """Register the dataset's key (the whole order) and adopt what earlier benches stored for its subsets."""
+    store.register_dataset(dataset.fingerprint, dataset.name, _spec_dict(dataset), dataset.total)
+    adopt_earlier_subsets(store, dataset)
+
+
+def adopt_earlier_subsets(store: Store, dataset) -> int:
+    """Results a ``--limit n`` run stored before subsets nested, under a key of their own, move under
+    the dataset's key (see :meth:`~bench.store.Store.adopt_dataset`), so they are reused and reported
+    with the rest.  A registered dataset is adopted only when its key is the one the first n mixtures
+    of this order had (same CSV, options and order), never on a name's say-so.  Returns how many
+    separations moved.
+    """
+    moved = 0
+    for info in store.datasets():
+        limit = info.spec.get("limit")
+        if info.key == dataset.fingerprint or not isinstance(limit, int) or limit < 1:
+            continue
+        if dataset.prefix_fingerprint(limit) == info.key:
+            n = store.adopt_dataset(info.key, dataset.fingerprint)
+            log.warning("%s: adopted %d stored separations of %s (stored before subsets nested) as the first %d "
+                        "of %s", store.db_path, n, info.name, limit, dataset.name)
+            moved += n
+    return moved
+
+
 def _spec_dict(dataset) -> dict:
+    """The dataset's spec as stored with its key: without ``limit``, which selects within the key."""
     spec = getattr(dataset, "spec", None)
     if spec is None:
         return {}
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(spec).items()}
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(spec).items() if k != "limit"}

@@ -49,6 +49,17 @@ class ShardView:
     def spec(self):
         return self.dataset.spec
 
+    @property
+    def total(self) -> int:
+        return self.dataset.total
+
+    @property
+    def subset(self) -> str:
+        return f"shard {self.k}/{self.n} of {self.dataset.subset}"
+
+    def prefix_fingerprint(self, n: int) -> str:
+        return self.dataset.prefix_fingerprint(n)
+
     def load(self, mixture: Mixture) -> LoadedMixture:
         return self.dataset.load(mixture)
 

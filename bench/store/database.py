@@ -138,11 +138,48 @@ class Store(ReportReads):
 
     # -- registration --------------------------------------------------------------------------
     def register_dataset(self, key: str, name: str, spec: dict[str, Any], num_mixtures: int) -> None:
+        """Record a dataset key: its name, spec and how many mixtures it holds (the whole order,
+        which ``--limit`` cuts); a key registered before keeps its first-seen time, the rest is updated
+        (a key that a run without ``--limit`` had before subsets nested was named with ``n=…``)."""
         with self.transaction() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO datasets VALUES (?,?,?,?,?)",
+                "INSERT INTO datasets VALUES (?,?,?,?,?) ON CONFLICT (dataset_key) DO UPDATE SET "
+                "name=excluded.name, spec_json=excluded.spec_json, num_mixtures=excluded.num_mixtures",
                 (key, name, json.dumps(spec, sort_keys=True, default=str), num_mixtures, now()),
             )
+
+    def adopt_dataset(self, old_key: str, new_key: str) -> int:
+        """File the rows stored under ``old_key`` under ``new_key`` (one transaction) and forget ``old_key``.
+
+        For results stored before subsets nested, when a limited selection had a key of its own
+        (:meth:`bench.data.Dataset.prefix_fingerprint` proves ``old_key`` is the first n of
+        ``new_key``'s order).  Per (system, mixture): a separation already under ``new_key`` wins, and
+        with it its estimates, scores and texts; otherwise the old ones move over with their audio
+        paths as stored.  Reference transcripts move where ``new_key`` lacks them.  Returns how many
+        separations moved.
+        """
+        keyed = ("dataset_key", "system_key", "mixture_id")
+        with self.transaction() as conn:
+            conn.execute("CREATE TEMP TABLE adopted AS SELECT o.system_key, o.mixture_id FROM separations o "
+                         "WHERE o.dataset_key=? AND NOT EXISTS (SELECT 1 FROM separations n WHERE n.dataset_key=? "
+                         "AND n.system_key=o.system_key AND n.mixture_id=o.mixture_id)", (old_key, new_key))
+            try:
+                moved = conn.execute("SELECT COUNT(*) FROM temp.adopted").fetchone()[0]
+                for table in ("separations", "estimates", "metric_values", "transcripts"):
+                    columns = [r[1] for r in conn.execute(f"PRAGMA main.table_info({table})")]
+                    assert tuple(columns[:3]) == keyed, (table, columns)
+                    rest = ", ".join(f"o.{c}" for c in columns[1:])
+                    keep = "(o.system_key, o.mixture_id) IN (SELECT system_key, mixture_id FROM temp.adopted)"
+                    if table == "transcripts":
+                        keep += " OR o.system_key='reference'"
+                    conn.execute(f"INSERT OR IGNORE INTO main.{table} SELECT ?, {rest} FROM main.{table} o "
+                                 f"WHERE o.dataset_key=? AND ({keep})", (new_key, old_key))
+                    conn.execute(f"DELETE FROM main.{table} WHERE dataset_key=?", (old_key,))
+            finally:
+                conn.execute("DROP TABLE temp.adopted")
+            conn.execute(f"UPDATE {LISTENING_TABLE} SET dataset_key=? WHERE dataset_key=?", (new_key, old_key))
+            conn.execute("DELETE FROM datasets WHERE dataset_key=?", (old_key,))
+        return moved
 
     def register_system(self, key: str, name: str, family: str, config: dict[str, Any],
                         nominal_kbps: float | None) -> None:

@@ -12,7 +12,7 @@ import json
 import math
 import sqlite3
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 import pandas as pd
 
@@ -27,6 +27,13 @@ def kbps_or_none(value: Any) -> float | None:
         return None
     value = float(value)
     return None if math.isnan(value) else value
+
+
+def _only(mixture_ids: Collection[str] | None) -> tuple[str, tuple[str, ...]]:
+    """A ``mixture_id IN (…)`` clause for a set of any size (one JSON parameter), or nothing."""
+    if mixture_ids is None:
+        return "", ()
+    return " AND mixture_id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(mixture_ids)),)
 
 
 def _spec(text: str) -> dict[str, Any]:
@@ -121,22 +128,33 @@ class ReportReads:
             "WHERE dataset_key=? AND system_key=?", (dataset_key, system_key))
 
     # -- results of a dataset --------------------------------------------------------------------
-    def metric_sums(self, dataset_key: str) -> pd.DataFrame:
+    def stored_mixtures(self, dataset_key: str) -> dict[str, frozenset[str]]:
+        """System key -> the mixtures it has a stored separation of (the subset its results cover)."""
+        out: dict[str, set[str]] = {}
+        for key, mixture_id in self.conn.execute("SELECT system_key, mixture_id FROM separations WHERE dataset_key=?",
+                                                 (dataset_key,)):
+            out.setdefault(key, set()).add(mixture_id)
+        return {key: frozenset(ids) for key, ids in out.items()}
+
+    def metric_sums(self, dataset_key: str, mixture_ids: Collection[str] | None = None) -> pd.DataFrame:
         """Per (system key, metric, field): ``total`` and count ``n`` of the ok values.
 
         Grouped by key, not joined by name: the covering index answers this without
-        reading the table, so a report over millions of rows stays fast.
+        reading the table, so a report over millions of rows stays fast.  ``mixture_ids``:
+        only those mixtures (the ones every compared system has).
         """
+        where, params = _only(mixture_ids)
         return self.frame(
             "SELECT system_key, metric, field, SUM(value) AS total, COUNT(value) AS n FROM metric_values "
-            "WHERE dataset_key=? AND status=? GROUP BY system_key, metric, field", (dataset_key, OK))
+            f"WHERE dataset_key=? AND status=?{where} GROUP BY system_key, metric, field", (dataset_key, OK, *params))
 
-    def metric_states(self, dataset_key: str) -> pd.DataFrame:
+    def metric_states(self, dataset_key: str, mixture_ids: Collection[str] | None = None) -> pd.DataFrame:
         """Per (system key, metric, status) of the unavailable and failed rows: first ``reason`` and count ``n``."""
+        where, params = _only(mixture_ids)
         return self.frame(
             "SELECT system_key, metric, status, MIN(reason) AS reason, COUNT(*) AS n FROM metric_values "
-            "WHERE dataset_key=? AND status IN (?, ?) GROUP BY system_key, metric, status",
-            (dataset_key, UNAVAILABLE, FAILED))
+            f"WHERE dataset_key=? AND status IN (?, ?){where} GROUP BY system_key, metric, status",
+            (dataset_key, UNAVAILABLE, FAILED, *params))
 
     def metric_frame(self, dataset_key: str) -> pd.DataFrame:
         """All metric rows of one dataset joined with system names (one row per value)."""

@@ -71,7 +71,7 @@ def load_token_data(root: Path, split: str, codec, codec_hash: str, num_stages: 
             audios.append(np.asarray(audio, dtype=np.float32))
             speakers.append(speaker_of(mixture.mixture_id, k))
         pairs.append((first, first + 1))
-    key = hashlib.sha256(f"{codec_hash}|{dataset.fingerprint}|{num_stages}".encode()).hexdigest()[:20]
+    key = hashlib.sha256(f"{codec_hash}|{dataset.selection_fingerprint}|{num_stages}".encode()).hexdigest()[:20]
     path = Path(cache_dir) / f"tokens-{split}-{key}.pt"
     tokens = None
     if path.is_file():
@@ -84,7 +84,7 @@ def load_token_data(root: Path, split: str, codec, codec_hash: str, num_stages: 
         tokens = encode_sources(codec, audios, num_stages)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".tmp-{path.name}")
-        torch.save({"codec_sha256": codec_hash, "fingerprint": dataset.fingerprint, "tokens": tokens}, tmp)
+        torch.save({"codec_sha256": codec_hash, "fingerprint": dataset.selection_fingerprint, "tokens": tokens}, tmp)
         tmp.replace(path)
     sources = [Source(s, a, t.long()) for s, a, t in zip(speakers, audios, tokens)]
     return TokenData(sources, pairs)

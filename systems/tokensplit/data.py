@@ -73,7 +73,7 @@ def load_source_blocks(root: Path, split: str, block_samples: int, codec, codec_
             speakers.append(speaker_of(mixture.mixture_id, k))
         pairs.append((first, first + 1))
     audio = np.stack(blocks)
-    base = f"{dataset.fingerprint}|{block_samples}"
+    base = f"{dataset.selection_fingerprint}|{block_samples}"
 
     recognizer = get_recognizer(beam_size=1)   # greedy: 3 s of clean read speech, and ~3x faster than beam 5
     text_path = Path(cache_dir) / f"transcripts-{split}-{hashlib.sha256(f'{base}|{recognizer.config}'.encode()).hexdigest()[:20]}.json"
