@@ -7,11 +7,13 @@ write, so every loader goes through :func:`load_checkpoint`: torch's ``weights_o
 unpickler, which builds tensors and plain containers only and refuses anything else
 before calling it.  A refused, truncated or foreign file ends in a
 :class:`~bench.errors.BenchError` naming the file and the reason, not in an
-``UnpicklingError`` traceback.
+``UnpicklingError`` traceback.  Writing goes through :func:`atomic_save`, so a kill never
+leaves a truncated checkpoint for the next load to trip over.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
 from pathlib import Path
@@ -50,3 +52,14 @@ def load_error_reason(exc: BaseException) -> str:
     if "central directory" in first or isinstance(exc, EOFError):
         return "the file is truncated or damaged"
     return f"not a PyTorch weights file, or damaged ({type(exc).__name__}: {first[:120]})"
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """``torch.save`` through a temporary file beside ``path``, so a kill never leaves a truncated file."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)

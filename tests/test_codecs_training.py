@@ -74,3 +74,26 @@ def test_init_continues_from_an_exported_checkpoint(tmp_path: Path, monkeypatch)
     meta = json.loads((tmp_path / "second.json").read_text())
     assert meta["steps"] == 3                                    # 2 from the export, one more here
     assert [h["from_step"] for h in meta["history"]] == [0, 2]
+
+
+def test_a_run_folder_of_the_codec_s_own_earlier_loop_resumes_as_today_s(tmp_path: Path, monkeypatch) -> None:
+    """``last.pt`` as the codec trainer wrote it before the loops were one (model, optimiser, critics, generator,
+    step, elapsed_s, config, history) continues exactly as the same state in today's format does."""
+    import shutil
+
+    import torch
+
+    from bench.training.loop import read_state
+    from test_training_loop import legacy_blob, same_state
+
+    use_micro_preset(monkeypatch)
+    data = make_tree(tmp_path / "data")
+    assert recipe.run(args_for(data, tmp_path / "today", 2)) == 0
+    shutil.copytree(tmp_path / "today", tmp_path / "old")
+    old = tmp_path / "old" / "last.pt"
+    torch.save(legacy_blob(read_state(old), "codec"), old)
+    for folder in ("today", "old"):
+        assert recipe.run(args_for(data, tmp_path / folder, 3)) == 0
+    today, resumed = read_state(tmp_path / "today" / "last.pt"), read_state(old)
+    assert resumed.step == 3 and [h["from_step"] for h in resumed.history] == [0, 2]
+    assert same_state(today, resumed)

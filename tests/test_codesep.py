@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from bench.baselines.codecs.mdct_rvq.checkpoint import codec_sha256
 from bench.baselines.codecs.mdct_rvq.checkpoint import export_weights as export_codec
 from bench.baselines.codecs.mdct_rvq.codec import MDCTRVQCodec
 from bench.baselines.codecs.mdct_rvq.config import ModelConfig
@@ -19,7 +20,7 @@ from bench.config import BenchConfig, resolve_system_spec
 from bench.data import DatasetSpec, open_dataset
 from bench.errors import BenchError
 from bench.records import LoadedMixture, stream_bits
-from bench.systems.codesep.checkpoint import codec_sha256, export_weights
+from bench.systems.codesep.checkpoint import export_weights
 from bench.systems.codesep.config import ATSPConfig, BTDMConfig
 from bench.systems.codesep.losses import pairwise_ce, pi_ce, tf_ce
 from bench.systems.codesep.model import ATSP, BTDM
@@ -220,6 +221,7 @@ def test_training_resumes_from_a_mid_run_checkpoint(codec_file: Path, tmp_path: 
     steps 3-4 only: it resumed, it did not start over."""
     from bench.systems.codesep.recipe import add_arguments
     from bench.systems.codesep.trainer import Stage, TrainOptions, train
+    from bench.training.loop import read_state
 
     tree = build_tree(tmp_path / "data", mix_types=("mix_clean",))
     parser = argparse.ArgumentParser()
@@ -231,26 +233,26 @@ def test_training_resumes_from_a_mid_run_checkpoint(codec_file: Path, tmp_path: 
     calls: dict = {"n": 0, "kill_at": None, "first_weights": None}
     real_loss = Stage.loss
 
-    def counted_loss(self):
+    def counted_loss(self, step):
         calls["n"] += 1
         if calls["first_weights"] is None:
             calls["first_weights"] = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         if calls["n"] == calls["kill_at"]:
             raise Interrupted
-        return real_loss(self)
+        return real_loss(self, step)
 
     monkeypatch.setattr(Stage, "loss", counted_loss)
     calls.update(kill_at=3)
     with pytest.raises(Interrupted):
         train(opts)                                              # saved at step 2, killed during step 3
     fresh = calls["first_weights"]
-    saved = torch.load(opts.work / "state.pt", weights_only=True)
-    assert saved["step"] == 2 and calls["n"] == 3
+    saved = read_state(opts.work / "last.pt")                   # saved as of step 2, the last one finished
+    assert saved.step == 2 and calls["n"] == 3
     calls.update(n=0, kill_at=None, first_weights=None)
     record = train(opts)
     assert calls["n"] == 2 and record["step"] == 4               # only the missing steps ran ...
     resumed = calls["first_weights"]
-    for name, tensor in saved["model"].items():                  # ... starting from the step-2 weights
+    for name, tensor in saved.modules["model"].items():         # ... starting from the step-2 weights
         assert torch.equal(resumed[name], tensor), name
-    assert any(not torch.equal(fresh[name], saved["model"][name]) for name in fresh)  # which differ from a fresh start
-    assert torch.load(opts.work / "state.pt", weights_only=True)["step"] == 4
+    assert any(not torch.equal(fresh[name], saved.modules["model"][name]) for name in fresh)  # not a fresh start
+    assert read_state(opts.work / "last.pt").step == 4

@@ -180,3 +180,35 @@ def test_init_continues_from_a_saved_model_directory(tmp_path: Path) -> None:
     provenance = (second / "train_command.txt").read_text().splitlines()
     assert provenance[:2] == ["# earlier: bench train first", "bench train second"]
     assert "step=3/" in provenance[2]
+
+
+def test_a_work_folder_of_the_separator_s_own_earlier_loop_resumes_as_today_s(tmp_path: Path) -> None:
+    """``last.pt`` as the separator trainer wrote it before the loops were one (model, optimiser, mixer, step,
+    best) continues exactly as the same state in today's format does."""
+    import shutil
+
+    from libri2mix_tree import IDS, build_tree
+    from test_training_loop import legacy_blob, same_state
+
+    from bench.baselines.separators import trainer
+    from bench.baselines.separators.recipe import add_arguments
+    from bench.training.loop import read_state
+
+    build_tree(tmp_path / "data", lengths={mid: 6000 + 100 * i for i, mid in enumerate(IDS)},
+               mix_types=("mix_clean",))
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+
+    def options(name: str, steps: int) -> "trainer.TrainOptions":
+        args = parser.parse_args(["--data", str(tmp_path / "data"), "--split", "test", "--dev", str(tmp_path / "data"),
+                                  "--dev-split", "test", "--out", str(tmp_path / name), "--steps", str(steps),
+                                  "--eval-every", "1", "--segment", "0.25", "--batch-size", "2"])
+        return dataclasses.replace(trainer.TrainOptions.from_args(args), arch=SMALL)
+
+    trainer.train(options("today", 2))
+    shutil.copytree(tmp_path / "today.work", tmp_path / "old.work")
+    old = tmp_path / "old.work" / "last.pt"
+    torch.save(legacy_blob(read_state(old), "separator"), old)
+    for name in ("today", "old"):
+        assert trainer.train(options(name, 3))["steps"] == 3
+    assert same_state(read_state(tmp_path / "today.work" / "last.pt"), read_state(old))

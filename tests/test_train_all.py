@@ -90,6 +90,6 @@ def test_first_stages_really_train_and_install(tmp_path: Path) -> None:
         assert (installed / rel).exists()
     assert (installed / "baselines/separators/pretrained/sepformer-small/hyperparams.yaml").is_file()
     # the token model was trained on the new codec's tokens: its record names that codec's hash
-    from bench.systems.codesep.checkpoint import codec_sha256
+    from bench.baselines.codecs.mdct_rvq.checkpoint import codec_sha256
 
     assert codec_sha256(out / "codec.pt") in (out / "btdm.json").read_text()

@@ -213,15 +213,17 @@ def test_utmos_metric_with_a_crafted_asset_fails_without_running_it(small_tree: 
 
 
 # -- training states and other loaders ----------------------------------------------------------------------
-def test_resumable_training_state_is_loaded_safely(tmp_path: Path):
-    from bench.training import run_loop
+@pytest.mark.parametrize("name", ["last.pt", "state.pt"])   # state.pt: CodeSep/TokenSplit's earlier name
+def test_resumable_training_state_is_loaded_safely(tmp_path: Path, name: str):
+    from bench.training.loop import LoopSettings, Trainee, train_loop
 
     marker = tmp_path / "pwned"
-    model = torch.nn.Linear(2, 2)
-    torch.save({"model": model.state_dict(), "x": Call(os.system, f"touch {marker}")}, tmp_path / "state.pt")
-    with pytest.raises(BenchError, match="state.pt: cannot load resumable state: .*could run code"):
-        run_loop(model, torch.optim.SGD(model.parameters(), lr=0.1), None, None, tmp_path, None, "", None, None,
-                 None, None)
+    trainee = Trainee()
+    trainee.model = torch.nn.Linear(2, 2)
+    trainee.optimiser = torch.optim.SGD(trainee.model.parameters(), lr=0.1)
+    torch.save({"model": trainee.model.state_dict(), "x": Call(os.system, f"touch {marker}")}, tmp_path / name)
+    with pytest.raises(BenchError, match=f"{name}: cannot load resumable state: .*could run code"):
+        train_loop(trainee, LoopSettings(max_steps=1, eval_every=1), tmp_path / "last.pt")
     assert not marker.exists()
 
 

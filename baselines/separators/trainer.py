@@ -1,11 +1,12 @@
-"""The separator training loop: resumable, logged, saved in speechbrain's format.
+"""What ``bench train separator`` trains, run by the shared loop (:mod:`bench.training.loop`).
 
 ``<work>/last.pt`` holds everything needed to continue (model, optimiser, step,
-mixer RNG, best validation score), written atomically every ``eval_every`` steps
-and at the end, so rerunning the same command after an interruption continues.
-``<work>/loss.csv`` has one row per logged step.  The output directory receives
-the best model by validation SI-SNRi (or the latest, without ``--dev``) as
-``hyperparams.yaml`` + ``{encoder,masknet,decoder}.ckpt`` and the command that made it.
+mixer RNG, best validation score, the commands so far), written atomically every
+``eval_every`` steps and whenever training stops, so rerunning the same command after
+an interruption continues.  ``<work>/loss.csv`` has one row per logged step.  The
+output directory receives the best model by validation SI-SNRi (or the latest, without
+``--dev``) as ``hyperparams.yaml`` + ``{encoder,masknet,decoder}.ckpt`` and the commands
+that made it.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import math
 import re
 import shlex
 import sys
-import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import torch
@@ -29,6 +30,7 @@ from bench.baselines.separators.loss import pit_si_snr_loss, si_snr
 from bench.baselines.separators.recipes import ARCHS, SepformerArch, hyperparams_yaml
 from bench.baselines.separators.sepformer import SepformerSeparator, build_separator, load_separator, save_separator
 from bench.errors import BenchError
+from bench.training.loop import LoopSettings, RunningMeans, StepReport, Trainee, TrainingState, train_loop
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +100,60 @@ def lr_at(step: int, schedule: Schedule) -> float:
     return schedule.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+class SeparatorTrainee(Trainee):
+    """A Sepformer on dynamically mixed pairs: PIT SI-SNR, clipped Adam, dev SI-SNRi ranks the checkpoints."""
+
+    def __init__(self, options: TrainOptions, model: SepformerSeparator, hparams_text: str, mixer: DynamicMixer,
+                 dev: list[np.ndarray], log_file: TextIO) -> None:
+        self.options, self.schedule, self.model, self.hparams_text = options, options.schedule, model, hparams_text
+        self.mixer, self.dev = mixer, dev
+        self.optimiser = torch.optim.Adam(model.parameters(), lr=options.schedule.lr)
+        self.lineage: tuple[str, ...] = options.lineage
+        self.handle, self.writer, self.recent = log_file, csv.writer(log_file), RunningMeans()
+
+    def started(self, state: TrainingState) -> None:
+        self.lineage = tuple(entry["command"] for entry in state.history if entry.get("command"))
+
+    def learning_rate(self, step: int, time_fraction: float) -> float:
+        return lr_at(step, self.schedule)
+
+    def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        references = torch.as_tensor(self.mixer.batch(self.schedule.batch_size), device=self.options.device)
+        loss = pit_si_snr_loss(self.model(references.sum(dim=1)), references)
+        return loss, {"loss": loss.item()}
+
+    def rng_state(self) -> dict:
+        return self.mixer.state()
+
+    def set_rng_state(self, value: dict) -> None:
+        self.mixer.set_state(value)
+
+    def evaluate(self) -> dict[str, float]:
+        return {"dev_sisnri_db": validate(self.model, self.dev, self.options.device)} if self.dev else {}
+
+    def score(self, report: StepReport) -> float | None:
+        return (report.scores or {}).get("dev_sisnri_db")
+
+    def export(self, report: StepReport) -> None:
+        save_separator(self.model, self.options.out, self.hparams_text)
+        write_provenance(replace(self.options, lineage=self.lineage), report.step)
+
+    def log(self, report: StepReport) -> None:
+        """``loss.csv``: a row per 10 steps and per checkpoint (loss averaged since the last row)."""
+        self.recent.add(report.stats)
+        if report.step % 10 and report.scores is None:
+            return
+        loss = self.recent.means()["loss"]
+        dev = f"{report.scores['dev_sisnri_db']:.3f}" if report.scores and "dev_sisnri_db" in report.scores else ""
+        self.writer.writerow([report.step, f"{loss:.4f}", f"{report.lr:.3g}", f"{report.grad_norm:.3f}",
+                              f"{report.session_seconds:.0f}", dev])
+        self.handle.flush()
+        log.info("step %d loss %.3f lr %.2g%s", report.step, loss, report.lr, f" dev SI-SNRi {dev} dB" if dev else "")
+        self.recent.reset()
+
+
 def train(options: TrainOptions) -> dict:
-    """Run (or resume) training; returns a summary (steps, last loss, best validation SI-SNRi)."""
+    """Run (or resume) training; returns a summary (steps, best validation SI-SNRi)."""
     torch.set_num_threads(max(1, options.threads))
     torch.manual_seed(options.seed)
     arch, schedule = options.arch, options.schedule
@@ -107,7 +161,6 @@ def train(options: TrainOptions) -> dict:
               f"architecture: {asdict(arch)}")
     hparams_text = hyperparams_yaml(arch, header=header)
     model = build_separator(hparams_text).to(options.device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=schedule.lr)
 
     log.info("loading training sources from %s (%s split)", options.data, options.split)
     utterances, pairs = load_sources(options.data, options.split, arch.sample_rate)
@@ -116,70 +169,23 @@ def train(options: TrainOptions) -> dict:
     log.info("%d source utterances, %d validation mixtures", len(utterances), len(dev))
 
     options.work.mkdir(parents=True, exist_ok=True)
-    state_path = options.work / "last.pt"
-    step, best = 0, -math.inf
-    if state_path.exists():
-        from bench.safe_load import load_checkpoint  # weights_only: a state file runs no code
-
-        state = load_checkpoint(state_path, what="resumable state")
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        mixer.set_state(state["mixer"])
-        step, best = int(state["step"]), float(state["best"])
-        log.info("resumed from %s at step %d", state_path, step)
-    elif options.init is not None:
-        step, lineage = init_from_model_dir(model, options.init)
-        options = replace(options, lineage=lineage)
-        log.info("continuing from the weights in %s (step %d, fresh optimiser)", options.init, step)
-
-    started = time.monotonic()
     log_path = options.work / "loss.csv"
     new_log = not log_path.exists()
-    recent: list[float] = []
     with open(log_path, "a", newline="") as handle:
-        writer = csv.writer(handle)
         if new_log:
-            writer.writerow(["step", "loss", "lr", "grad_norm", "seconds", "dev_sisnri_db"])
-        while step < schedule.steps:
-            model.train()
-            lr = lr_at(step, schedule)
-            for group in optimiser.param_groups:
-                group["lr"] = lr
-            references = torch.as_tensor(mixer.batch(schedule.batch_size), device=options.device)
-            estimates = model(references.sum(dim=1))
-            loss = pit_si_snr_loss(estimates, references)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), schedule.clip))
-            if math.isfinite(loss.item()) and math.isfinite(grad_norm):
-                optimiser.step()
-            else:
-                log.warning("step %d: non-finite loss or gradient, update skipped", step)
-            step += 1
-            recent.append(loss.item())
-            out_of_time = options.minutes is not None and time.monotonic() - started > 60 * options.minutes
-            checkpoint = step % schedule.eval_every == 0 or step == schedule.steps or out_of_time
-            dev_score = ""
-            if checkpoint:
-                score = validate(model, dev, options.device) if dev else None
-                if score is not None:
-                    dev_score = f"{score:.3f}"
-                if score is None or score > best:
-                    best = score if score is not None else best
-                    save_separator(model, options.out, hparams_text)
-                    write_provenance(options, step)
-                save_state(state_path, model, optimiser, mixer, step, best)
-            if step % 10 == 0 or checkpoint:
-                writer.writerow([step, f"{float(np.mean(recent)):.4f}", f"{lr:.3g}", f"{grad_norm:.3f}",
-                                 f"{time.monotonic() - started:.0f}", dev_score])
-                handle.flush()
-                log.info("step %d loss %.3f lr %.2g%s", step, float(np.mean(recent)), lr,
-                         f" dev SI-SNRi {dev_score} dB" if dev_score else "")
-                recent = []
-            if out_of_time:
-                log.info("time limit reached at step %d", step)
-                break
-    return {"steps": step, "best_dev_sisnri_db": best}
+            csv.writer(handle).writerow(["step", "loss", "lr", "grad_norm", "seconds", "dev_sisnri_db"])
+        trainee = SeparatorTrainee(options, model, hparams_text, mixer, dev, handle)
+
+        def init() -> TrainingState:
+            step, lineage = init_from_model_dir(model, options.init)
+            log.info("continuing from the weights in %s (step %d, fresh optimiser)", options.init, step)
+            return TrainingState(step=step, history=[{"command": command} for command in lineage])
+
+        settings = LoopSettings(max_steps=schedule.steps, eval_every=schedule.eval_every, clip=schedule.clip,
+                                minutes=options.minutes)
+        result = train_loop(trainee, settings, options.work / "last.pt", command=options.command,
+                            init=init if options.init is not None else None, log=log)
+    return {"steps": result.step, "best_dev_sisnri_db": result.best}
 
 
 @torch.no_grad()
@@ -195,15 +201,6 @@ def validate(model: SepformerSeparator, examples: list[np.ndarray], device: str)
         baseline = float(si_snr(mix[:, None].expand_as(refs), refs).mean())
         scores.append(best - baseline)
     return float(np.mean(scores))
-
-
-def save_state(path: Path, model: torch.nn.Module, optimiser: torch.optim.Optimizer, mixer: DynamicMixer,
-               step: int, best: float) -> None:
-    """Everything needed to resume, written atomically."""
-    tmp = path.with_name(".tmp-" + path.name)
-    torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "mixer": mixer.state(),
-                "step": step, "best": best}, tmp)
-    tmp.replace(path)
 
 
 def init_from_model_dir(model: SepformerSeparator, model_dir: Path) -> tuple[int, tuple[str, ...]]:

@@ -76,7 +76,8 @@ class CodeSepSystem(System):
 
     def _build(self, name: str):
         from bench.baselines.codecs.mdct_rvq.codec import MDCTRVQCodec
-        from bench.systems.codesep.checkpoint import codec_sha256, load_weights
+        from bench.baselines.codecs.mdct_rvq.checkpoint import codec_sha256
+        from bench.systems.codesep.checkpoint import load_weights
         from bench.systems.codesep.pipeline import CodeSepPipeline
 
         status = self.weights_status(**self.options)
@@ -113,7 +114,8 @@ class CodeSepSystem(System):
         for what, path in (("codec checkpoint", codec), ("BTDM weights", btdm), ("ATSP weights", atsp)):
             if path is not None and not path.is_file():
                 return f"missing: {what} {path} (train with `bench train codesep`)"
-        from bench.systems.codesep.checkpoint import check_codec, codec_sha256, read_header
+        from bench.baselines.codecs.mdct_rvq.checkpoint import codec_sha256
+        from bench.systems.codesep.checkpoint import check_codec, read_header
 
         try:
             digest = codec_sha256(codec)

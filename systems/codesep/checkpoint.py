@@ -10,15 +10,14 @@ produce garbage, so loading checks the hash and refuses with a clear error.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from bench.baselines.codecs.mdct_rvq.checkpoint import check_tied_codec
 from bench.errors import BenchError
-from bench.safe_load import load_checkpoint
-from bench.system import file_sha256
+from bench.safe_load import atomic_save, load_checkpoint
 from bench.systems.codesep.config import ATSPConfig, BTDMConfig
 from bench.systems.codesep.model import ATSP, BTDM
 
@@ -26,23 +25,12 @@ PACKAGE_CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
 KINDS = {"btdm": (BTDM, BTDMConfig), "atsp": (ATSP, ATSPConfig)}
 
 
-def codec_sha256(path: Path) -> str:
-    """Hex SHA-256 of a codec checkpoint file (the identity CodeSep weights are tied to)."""
-    if not Path(path).is_file():
-        raise BenchError(f"codec checkpoint {path} not found (train one with `bench train codec`)")
-    return file_sha256(Path(path))
-
-
 def export_weights(model: torch.nn.Module, kind: str, path: Path, codec_hash: str, info: dict[str, Any]) -> None:
     """Write the weights-only file atomically, and ``<path>.json`` describing it."""
     state = {k: v.detach().float().cpu().clone() if v.is_floating_point() else v.detach().cpu().clone()
              for k, v in model.state_dict().items()}
-    blob = {"format": 1, "kind": kind, "config": model.cfg.to_dict(), "state_dict": state,
-            "codec_sha256": codec_hash, "info": info}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
+    atomic_save({"format": 1, "kind": kind, "config": model.cfg.to_dict(), "state_dict": state,
+                 "codec_sha256": codec_hash, "info": info}, path)
     meta = {"kind": kind, "config": model.cfg.to_dict(), "codec_sha256": codec_hash, **info}
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
 
@@ -60,12 +48,7 @@ def read_header(path: Path) -> dict[str, Any]:
 
 def check_codec(blob: dict[str, Any], path: Path, codec_path: Path, codec_hash: str) -> None:
     """Refuse weights trained against another codec checkpoint than the one in use."""
-    trained = blob.get("codec_sha256")
-    if trained != codec_hash:
-        raise BenchError(
-            f"CodeSep weights {path} were trained on tokens of codec checkpoint sha256 {str(trained)[:12]}…, "
-            f"but the codec in use ({codec_path}) has sha256 {codec_hash[:12]}…; retrain CodeSep "
-            "(`bench train codesep`) against this codec or use the codec it was trained with")
+    check_tied_codec(blob.get("codec_sha256"), path, codec_path, codec_hash, "CodeSep", "codesep")
 
 
 def load_weights(path: Path, kind: str, codec_path: Path, codec_hash: str, device: str = "cpu") -> torch.nn.Module:

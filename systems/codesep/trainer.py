@@ -1,4 +1,4 @@
-"""The training loop behind ``bench train codesep`` (one module per run: BTDM or ATSP).
+"""What ``bench train codesep`` trains (one module per run: BTDM or ATSP), run by the shared loop.
 
 Both modules are trained independently against the frozen codec's tokens (Section 3):
 the BTDM on dynamically mixed mixtures with PI-CE (eq. 3), the ATSP on single-speaker
@@ -6,7 +6,8 @@ token crops with TF-CE (eq. 6) or, for the ablation, on its own serial predictio
 AdamW, linear warm-up then cosine decay; every ``eval_every`` steps the dev split is
 scored (base-token top-1 accuracy under the best permutation / auxiliary-token
 accuracy), the resumable state is saved under ``--work`` and the best weights so far
-are exported to ``--out`` with a JSON twin recording the command and the scores.
+are exported to ``--out`` with a JSON twin recording the command and the scores
+(:mod:`bench.training.loop`, :mod:`bench.training.token_models`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import torch
 
 from bench.systems.codesep.config import PRESETS, Schedule
 from bench.systems.codesep.losses import permuted_targets, pi_ce, tf_ce, token_accuracy
-from bench.training import console_logger, run_loop
+from bench.training import console_logger
+from bench.training.token_models import TokenModelTrainee, train_token_model
 
 log = logging.getLogger("bench.codesep.train")
 
@@ -79,7 +81,7 @@ def schedule_for(opts: TrainOptions) -> Schedule:
     return replace(base, **overrides)
 
 
-class Stage:
+class Stage(TokenModelTrainee):
     """What differs between the BTDM and the ATSP: the network, the batches, the loss, the dev score."""
 
     def __init__(self, opts: TrainOptions, codec, codec_hash: str, schedule: Schedule) -> None:
@@ -87,7 +89,8 @@ class Stage:
         from bench.systems.codesep.model import ATSP, BTDM
         from bench.systems.codesep.pipeline import check_framing, codec_codebooks
 
-        self.opts, self.codec, self.schedule = opts, codec, schedule
+        super().__init__(schedule, opts.work, log)
+        self.opts, self.codec, self.codec_hash = opts, codec, codec_hash
         self.device = torch.device(opts.device)
         preset = PRESETS[opts.config]
         num_stages = preset.atsp.num_stages
@@ -104,11 +107,13 @@ class Stage:
             self.model = ATSP(preset.atsp).to(self.device)
             self.model.set_codebooks(codec_codebooks(codec, num_stages).to(self.device))
             self.sampler = TokenSampler(train, schedule.segment_frames, opts.seed)
+        self.optimiser = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad],
+                                           lr=schedule.learning_rate, weight_decay=schedule.weight_decay)
         log.info("%s: %d parameters, %d training sources", opts.stage,
                  sum(p.numel() for p in self.model.parameters()), len(train.sources))
 
     # -- one optimisation step --------------------------------------------------------------------
-    def loss(self) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         b = self.schedule.batch_size
         if self.opts.stage == "btdm":
             mixture, targets = self.sampler.batch(b)
@@ -127,6 +132,12 @@ class Stage:
         return loss, {"loss": float(loss.detach()), "acc": float(acc.mean()),
                       **{f"acc{n + 2}": float(a) for n, a in enumerate(acc)}}
 
+    def rng_state(self) -> dict:
+        return self.sampler.rng.bit_generator.state
+
+    def set_rng_state(self, value: dict) -> None:
+        self.sampler.rng.bit_generator.state = value
+
     # -- validation ---------------------------------------------------------------------------------
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
@@ -137,6 +148,16 @@ class Stage:
             return self._eval_btdm() if self.opts.stage == "btdm" else self._eval_atsp()
         finally:
             self.model.train()
+
+    def export_weights(self, record: dict[str, Any]) -> None:
+        from bench.systems.codesep.checkpoint import export_weights
+
+        opts = self.opts
+        info = {"command": opts.command, "stage": opts.stage, "preset": opts.config,
+                "teacher_forcing": not opts.no_teacher_forcing, "acbg": not opts.no_acbg,
+                "codec_checkpoint": str(self.codec.checkpoint), "data": str(opts.data), "dev": str(opts.dev),
+                "schedule": self.schedule.__dict__, "best": record}
+        export_weights(self.model, opts.stage, opts.out, self.codec_hash, info)
 
     def _eval_btdm(self) -> dict[str, float]:
         """Top-1 base-token accuracy and PI-CE on the dev mixtures (whole utterances)."""
@@ -168,29 +189,15 @@ class Stage:
 
 
 def train(opts: TrainOptions) -> dict[str, Any]:
-    """Run (or resume) one training stage; returns the final log record."""
+    """Run (or resume) one training stage; returns the last checkpoint's log record."""
+    from bench.baselines.codecs.mdct_rvq.checkpoint import codec_sha256
     from bench.baselines.codecs.mdct_rvq.codec import MDCTRVQCodec
-    from bench.systems.codesep.checkpoint import codec_sha256, export_weights
 
     console_logger(log.name)
     torch.set_num_threads(max(1, opts.threads))
     torch.manual_seed(opts.seed)
     opts.work.mkdir(parents=True, exist_ok=True)
-    schedule = schedule_for(opts)
     codec = MDCTRVQCodec(opts.codec_checkpoint, device=opts.device)
     codec_hash = codec_sha256(codec.checkpoint)
-    stage = Stage(opts, codec, codec_hash, schedule)
-    model = stage.model
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
-                                  lr=schedule.learning_rate, weight_decay=schedule.weight_decay)
-
-    def export(record: dict[str, Any]) -> None:
-        info = {"command": opts.command, "stage": opts.stage, "preset": opts.config,
-                "teacher_forcing": not opts.no_teacher_forcing, "acbg": not opts.no_acbg,
-                "codec_checkpoint": str(codec.checkpoint), "data": str(opts.data), "dev": str(opts.dev),
-                "schedule": schedule.__dict__, "best": record}
-        export_weights(model, opts.stage, opts.out, codec_hash, info)
-
-    rng = stage.sampler.rng.bit_generator
-    return run_loop(model, optimizer, schedule, opts.minutes, opts.work, log, codec_hash, stage.loss,
-                    stage.evaluate, export, (lambda: rng.state, lambda value: setattr(rng, "state", value)))
+    stage = Stage(opts, codec, codec_hash, schedule_for(opts))
+    return train_token_model(stage, opts.minutes, opts.work, opts.command, codec_hash)

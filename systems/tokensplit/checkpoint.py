@@ -8,15 +8,12 @@ JSON twin.  Loading with another codec is refused: its tokens mean something els
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from bench.baselines.codecs.mdct_rvq.checkpoint import check_tied_codec, codec_sha256
 from bench.errors import BenchError
-from bench.safe_load import load_checkpoint
-from bench.system import file_sha256
+from bench.safe_load import atomic_save, load_checkpoint
 from bench.systems.tokensplit.config import TokenSplitConfig
 from bench.systems.tokensplit.model import TokenSplitModel
 from bench.systems.tokensplit.sequences import SequenceBuilder
@@ -30,10 +27,7 @@ def export_weights(model: TokenSplitModel, frames: int, path: Path, codec_hash: 
     state = {k: v.detach().float().cpu().clone() for k, v in model.state_dict().items()}
     blob = {"format": 1, "kind": kind, "config": model.cfg.to_dict(), "frames": frames,
             "vocab_size": model.vocab_size, "state_dict": state, "codec_sha256": codec_hash, "info": info}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
+    atomic_save(blob, path)
     meta = {k: v for k, v in blob.items() if k != "state_dict"}
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
 
@@ -49,11 +43,9 @@ def read_header(path: Path) -> dict[str, Any]:
 
 
 def check_codec(blob: dict[str, Any], path: Path, codec_path: Path) -> None:
-    digest = file_sha256(Path(codec_path))
-    if blob.get("codec_sha256") != digest:
-        raise BenchError(f"TokenSplit weights {path} were trained on tokens of codec sha256 "
-                         f"{str(blob.get('codec_sha256'))[:12]}…, but the codec in use ({codec_path}) has "
-                         f"sha256 {digest[:12]}…; retrain with `bench train tokensplit` against this codec")
+    """Refuse weights trained against another codec checkpoint than the one in use."""
+    check_tied_codec(blob.get("codec_sha256"), path, codec_path, codec_sha256(codec_path), "TokenSplit",
+                     "tokensplit")
 
 
 def load_weights(path: Path, kind: str, codec_path: Path, device: str = "cpu") -> tuple[TokenSplitModel, int]:

@@ -1,4 +1,4 @@
-"""The training loop behind ``bench train tokensplit`` (TokenSplit or, with ``--refine``, TokenSplitRefine).
+"""What ``bench train tokensplit`` trains (TokenSplit or, with ``--refine``, TokenSplitRefine), run by the shared loop.
 
 Teacher-forced cross-entropy over every output token (Section 4.1), inputs masked
 at random (:mod:`masking`), AdamW with warm-up and cosine decay (the paper used
@@ -6,7 +6,8 @@ Adafactor with inverse-square-root decay on TPUs; AdamW is the robust choice for
 short CPU run).  Every ``eval_every`` steps the dev split's first blocks are
 scored (teacher-forced top-1 accuracy on the acoustic output tokens, transcripts
 masked), the resumable state is written under ``--work`` and the best weights so
-far are exported to ``--out`` with a JSON twin recording the command and scores.
+far are exported to ``--out`` with a JSON twin recording the command and scores
+(:mod:`bench.training.loop`, :mod:`bench.training.token_models`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import torch
 import torch.nn.functional as F
 
 from bench.systems.tokensplit.config import PRESETS, TrainSchedule
-from bench.training import console_logger, run_loop
+from bench.training import console_logger
+from bench.training.token_models import TokenModelTrainee, train_token_model
 
 log = logging.getLogger("bench.tokensplit.train")
 
@@ -181,12 +183,63 @@ def acoustic_accuracy(logits: torch.Tensor, targets: torch.Tensor, builder) -> f
     return float(hits.float().mean())
 
 
+class TokenSplitTrainee(TokenModelTrainee):
+    """The TokenSplit (or TokenSplitRefine) network over :class:`Examples`: teacher-forced CE on every output token."""
+
+    def __init__(self, opts: TrainOptions, codec, codec_hash: str, schedule: TrainSchedule) -> None:
+        from bench.systems.tokensplit.model import TokenSplitModel
+
+        super().__init__(schedule, opts.work, log)
+        self.opts, self.codec, self.codec_hash = opts, codec, codec_hash
+        self.examples = examples = Examples(opts, codec, codec_hash, schedule)
+        builder = self.builder = examples.builder
+        self.model = TokenSplitModel(examples.cfg, builder.vocab.size, builder.input_layout.length,
+                                     builder.output_layout.length).to(opts.device)
+        log.info("%s: %d parameters, %d training sources, sequences %d -> %d tokens",
+                 "refine" if opts.refine else "tokensplit", sum(p.numel() for p in self.model.parameters()),
+                 len(examples.data.audio), builder.input_layout.length, builder.output_layout.length)
+        self.optimiser = torch.optim.AdamW(self.model.parameters(), lr=schedule.learning_rate,
+                                           weight_decay=schedule.weight_decay)
+        self.dev = examples.dev_batch()
+
+    def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        inputs, targets = self.examples.batch(self.schedule.batch_size)
+        logits = self.model(inputs, targets)
+        loss = F.cross_entropy(logits.transpose(1, 2), targets)      # teacher-forced CE over all output tokens
+        return loss, {"loss": float(loss.detach()), "acc": acoustic_accuracy(logits.detach(), targets, self.builder)}
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        if self.dev is None:
+            return {}
+        inputs, targets = self.dev
+        self.model.eval()
+        logits = torch.cat([self.model(inputs[i:i + 8], targets[i:i + 8]) for i in range(0, len(inputs), 8)])
+        self.model.train()
+        loss = F.cross_entropy(logits.transpose(1, 2), targets)
+        return {"dev_loss": float(loss), "dev_acc": acoustic_accuracy(logits, targets, self.builder)}
+
+    def rng_state(self) -> dict:
+        return {"numpy": self.examples.rng.bit_generator.state, "torch": self.examples.generator.get_state()}
+
+    def set_rng_state(self, value: dict) -> None:
+        self.examples.rng.bit_generator.state = value["numpy"]
+        self.examples.generator.set_state(value["torch"])
+
+    def export_weights(self, record: dict[str, Any]) -> None:
+        from bench.systems.tokensplit.checkpoint import export_weights
+
+        opts = self.opts
+        info = {"command": opts.command, "preset": opts.config, "refine": opts.refine,
+                "codec_checkpoint": str(self.codec.checkpoint), "data": str(opts.data), "dev": str(opts.dev),
+                "schedule": self.schedule.__dict__, "best": record}
+        export_weights(self.model, self.examples.frames, opts.out, self.codec_hash, info)
+
+
 def train(opts: TrainOptions) -> dict[str, Any]:
-    """Run (or resume) one TokenSplit training; returns the last evaluation record."""
+    """Run (or resume) one TokenSplit training; returns the last checkpoint's log record."""
+    from bench.baselines.codecs.mdct_rvq.checkpoint import codec_sha256
     from bench.baselines.codecs.mdct_rvq.codec import MDCTRVQCodec
-    from bench.system import file_sha256
-    from bench.systems.tokensplit.checkpoint import export_weights
-    from bench.systems.tokensplit.model import TokenSplitModel
 
     console_logger(log.name)
     torch.set_num_threads(max(1, opts.threads))
@@ -197,45 +250,6 @@ def train(opts: TrainOptions) -> dict[str, Any]:
                                                        ("eval_every", opts.eval_every), ("max_steps", opts.steps))
                                     if v is not None})
     codec = MDCTRVQCodec(opts.codec_checkpoint, device=opts.device)
-    codec_hash = file_sha256(codec.checkpoint)
-    examples = Examples(opts, codec, codec_hash, schedule)
-    builder = examples.builder
-    model = TokenSplitModel(examples.cfg, builder.vocab.size, builder.input_layout.length,
-                            builder.output_layout.length).to(opts.device)
-    log.info("%s: %d parameters, %d training sources, sequences %d -> %d tokens",
-             "refine" if opts.refine else "tokensplit", sum(p.numel() for p in model.parameters()),
-             len(examples.data.audio), builder.input_layout.length, builder.output_layout.length)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=schedule.learning_rate, weight_decay=schedule.weight_decay)
-    dev = examples.dev_batch()
-
-    @torch.no_grad()
-    def evaluate() -> dict[str, float]:
-        if dev is None:
-            return {}
-        model.eval()
-        logits = torch.cat([model(dev[0][i:i + 8], dev[1][i:i + 8]) for i in range(0, len(dev[0]), 8)])
-        model.train()
-        loss = F.cross_entropy(logits.transpose(1, 2), dev[1])
-        return {"dev_loss": float(loss), "dev_acc": acoustic_accuracy(logits, dev[1], builder)}
-
-    def step() -> tuple[torch.Tensor, dict[str, float]]:
-        inputs, targets = examples.batch(schedule.batch_size)
-        logits = model(inputs, targets)
-        loss = F.cross_entropy(logits.transpose(1, 2), targets)      # teacher-forced CE over all output tokens
-        return loss, {"loss": float(loss.detach()), "acc": acoustic_accuracy(logits.detach(), targets, builder)}
-
-    def export(record: dict[str, Any]) -> None:
-        info = {"command": opts.command, "preset": opts.config, "refine": opts.refine,
-                "codec_checkpoint": str(codec.checkpoint), "data": str(opts.data), "dev": str(opts.dev),
-                "schedule": schedule.__dict__, "best": record}
-        export_weights(model, examples.frames, opts.out, codec_hash, info)
-
-    def get_rng():
-        return {"numpy": examples.rng.bit_generator.state, "torch": examples.generator.get_state()}
-
-    def set_rng(value) -> None:
-        examples.rng.bit_generator.state = value["numpy"]
-        examples.generator.set_state(value["torch"])
-
-    return run_loop(model, optimizer, schedule, opts.minutes, opts.work, log, codec_hash, step, evaluate, export,
-                    (get_rng, set_rng))
+    codec_hash = codec_sha256(codec.checkpoint)
+    trainee = TokenSplitTrainee(opts, codec, codec_hash, schedule)
+    return train_token_model(trainee, opts.minutes, opts.work, opts.command, codec_hash)

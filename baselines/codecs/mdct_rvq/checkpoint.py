@@ -1,34 +1,27 @@
-"""Saving and loading codec weights: the shipped ``tiny.pt`` and the training run's ``last.pt``.
+"""Codec weights: saving and loading the shipped checkpoints (``tiny.pt``, ``small.pt``), and their identity.
 
 A shipped checkpoint is ``{"format": 1, "config": ModelConfig dict, "state_dict": ...}``
 in float32, readable with ``torch.load(weights_only=True)`` (no pickled code), with
-a JSON twin describing how it was made.
+a JSON twin describing how it was made.  (A training run's resumable ``last.pt`` is
+:mod:`bench.training.loop`'s.)  A checkpoint's SHA-256 names its tokens: token models
+(CodeSep, TokenSplit) record it in their weights, training states and token caches,
+and refuse to run with any other codec.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from bench.baselines.codecs.mdct_rvq.config import ModelConfig
 from bench.baselines.codecs.mdct_rvq.model import MDCTRVQModel
 from bench.errors import BenchError
-from bench.safe_load import load_checkpoint
+from bench.safe_load import atomic_save, load_checkpoint
+from bench.system import file_sha256
 
 PACKAGE_CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
 DEFAULT_CHECKPOINT = PACKAGE_CHECKPOINTS / "tiny.pt"
-
-
-def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save through a temporary file, so a kill never leaves a truncated checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 DERIVED_SUFFIX = ".embed_sum"
@@ -66,3 +59,24 @@ def load_model(path: Path | None = None, device: str = "cpu") -> MDCTRVQModel:
         for vq in model.quantizer.stages:
             vq.restore_embed_sum()
     return model.to(device).eval()
+
+
+def codec_sha256(path: Path) -> str:
+    """Hex SHA-256 of a codec checkpoint file: the identity token models are tied to."""
+    if not Path(path).is_file():
+        raise BenchError(f"codec checkpoint {path} not found (train one with `bench train codec`)")
+    return file_sha256(Path(path))
+
+
+def check_tied_codec(trained: str | None, weights: Path, codec_path: Path, digest: str, model: str,
+                     recipe: str) -> None:
+    """Refuse ``model`` weights trained on the tokens of another codec checkpoint than the one in use.
+
+    Why: tokens, and so every prediction target, depend on the codec's weights; weights used
+    with any other codec would produce garbage.
+    """
+    if trained != digest:
+        raise BenchError(
+            f"{model} weights {weights} were trained on tokens of codec checkpoint sha256 {str(trained)[:12]}…, "
+            f"but the codec in use ({codec_path}) has sha256 {digest[:12]}…; retrain {model} "
+            f"(`bench train {recipe}`) against this codec or use the codec it was trained with")

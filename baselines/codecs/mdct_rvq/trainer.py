@@ -1,4 +1,4 @@
-"""The training loop behind ``bench train codec`` (imported lazily by recipe.py).
+"""What ``bench train codec`` trains, run by the shared loop (:mod:`bench.training.loop`; imported lazily by recipe.py).
 
 Loss (generator):  15 L_mel + L_spec + 5 L_MDCT + w_snr L_SNR + 0.25 L_commit  [+ L_adv + 2 L_feat in ``paper``]
 (w_snr = 1 in ``small``; L_SNR is the waveform SNR in dB, i.e. the signed-coefficient error)
@@ -11,23 +11,22 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import logging
 import math
-import signal
 import sys
-import time
 from pathlib import Path
+from typing import TextIO
 
 import torch
 
-from bench.baselines.codecs.mdct_rvq.checkpoint import atomic_save, export_weights
+from bench.baselines.codecs.mdct_rvq.checkpoint import export_weights
 from bench.baselines.codecs.mdct_rvq.config import CONFIGS, TrainConfig
 from bench.baselines.codecs.mdct_rvq.data import SegmentSampler, find_training_files
 from bench.baselines.codecs.mdct_rvq.losses import MultiResolutionSpectralLoss, mdct_loss, snr_loss
 from bench.baselines.codecs.mdct_rvq.model import MDCTRVQModel
 from bench.errors import BenchError
+from bench.training import console_logger
+from bench.training.loop import LoopSettings, RunningMeans, StepReport, Trainee, TrainingState, train_loop
 
-log = logging.getLogger(__name__)
 LOG_FIELDS = ["step", "elapsed_s", "loss", "mel", "spec", "mdct", "snr", "commit", "adv", "feat", "disc", "lr",
               "val_mel_1", "val_mel_4", "val_mel_16", "val_snr_1", "val_snr_4", "val_snr_16"]
 
@@ -91,21 +90,91 @@ def init_from_export(model: MDCTRVQModel, path: Path, cfg: TrainConfig, device: 
     return int(meta.get("steps", 0)), float(meta.get("train_seconds", 0.0)), list(meta.get("history", []))
 
 
-def _stop_on_sigterm() -> None:
-    """Turn SIGTERM into SystemExit so the loop's ``finally`` checkpoints before the process ends.
+class CodecTrainee(Trainee):
+    """The codec (and, in ``paper``, its critics) on random crops of single-speaker audio."""
 
-    Why: background jobs (``nohup … &``) ignore SIGINT, so ``kill`` (SIGTERM) is how a long run is
-    stopped, and without this it lost every step since the last periodic checkpoint.
-    """
-    def handler(signum: int, frame: object) -> None:
-        raise SystemExit(f"stopped by signal {signum}")
+    def __init__(self, cfg: TrainConfig, model: MDCTRVQModel, sampler: SegmentSampler, generator: torch.Generator,
+                 val_batch: torch.Tensor | None, device: torch.device, log_file: TextIO) -> None:
+        self.cfg, self.model, self.sampler, self.generator, self.val_batch = cfg, model, sampler, generator, val_batch
+        self.device = device
+        self.spectral = MultiResolutionSpectralLoss(cfg.model.sample_rate).to(device)
+        self.optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, betas=(0.8, 0.99),
+                                           weight_decay=cfg.weight_decay)
+        self.critics = self.critic_optimiser = None
+        if cfg.adversarial:
+            from bench.baselines.codecs.mdct_rvq.discriminators import Discriminators
 
-    signal.signal(signal.SIGTERM, handler)
+            self.critics = Discriminators().to(device).train()
+            self.critic_optimiser = torch.optim.AdamW(self.critics.parameters(), lr=cfg.learning_rate,
+                                                      betas=(0.8, 0.99))
+        self.log_file, self.writer = log_file, csv.DictWriter(log_file, LOG_FIELDS)
+        self.terms, self.last_row = RunningMeans(), {}
+
+    def networks(self) -> dict[str, tuple[torch.nn.Module, torch.optim.Optimizer]]:
+        nets = {"model": (self.model, self.optimiser)}
+        if self.critics is not None:
+            nets["critics"] = (self.critics, self.critic_optimiser)
+        return nets
+
+    def learning_rate(self, step: int, time_fraction: float) -> float:
+        return learning_rate(self.cfg, step)
+
+    def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg, device = self.cfg, self.device
+        wave = self.sampler.batch(cfg.batch_size, self.generator).to(device)
+        stages = self.model.quantizer.sample_stages(cfg.batch_size, device, self.generator)
+        wave_hat, predicted, target, commit = self.model(wave, stages)
+        mel, spec = self.spectral(wave_hat, wave)
+        l_mdct = mdct_loss(predicted, target)
+        l_snr = snr_loss(wave_hat, wave)
+        loss = (cfg.mel_weight * mel + cfg.spec_weight * spec + cfg.mdct_weight * l_mdct
+                + cfg.snr_weight * l_snr + cfg.commit_weight * commit)
+        terms = {"mel": mel.item(), "spec": spec.item(), "mdct": l_mdct.item(), "snr": l_snr.item(),
+                 "commit": commit.item()}
+        if self.critics is not None and step >= cfg.adv_start_step:
+            from bench.baselines.codecs.mdct_rvq.discriminators import discriminator_loss, generator_losses
+
+            for group in self.critic_optimiser.param_groups:
+                group["lr"] = learning_rate(cfg, step)
+            d_loss = discriminator_loss(self.critics(wave), self.critics(wave_hat.detach()))
+            self.critic_optimiser.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.critic_optimiser.step()
+            adv, feat = generator_losses(self.critics(wave), self.critics(wave_hat))
+            loss = loss + cfg.adv_weight * adv + cfg.feature_weight * feat
+            terms.update(adv=adv.item(), feat=feat.item(), disc=d_loss.item())
+        terms["loss"] = loss.item()
+        return loss, terms
+
+    def rng_state(self) -> torch.Tensor:
+        return self.generator.get_state()
+
+    def set_rng_state(self, value: torch.Tensor) -> None:
+        self.generator.set_state(value)
+
+    def evaluate(self) -> dict[str, float]:
+        return validation_mel(self.model, self.spectral, self.val_batch) if self.val_batch is not None else {}
+
+    def log(self, report: StepReport) -> None:
+        """``log.csv``: a row of the terms averaged over ``log_every`` steps (with the validation at checkpoints)."""
+        self.terms.add(report.stats)
+        if report.step % self.cfg.log_every:
+            return
+        row: dict[str, object] = {k: round(v, 5) for k, v in self.terms.means().items()}
+        row.update(step=report.step, elapsed_s=round(report.seconds, 1), lr=f"{report.lr:.3g}")
+        row.update({k: round(v, 5) for k, v in (report.scores or {}).items()})
+        self.writer.writerow(row)
+        self.log_file.flush()
+        print(" ".join(f"{k}={v}" for k, v in row.items()), file=sys.stderr, flush=True)
+        self.last_row = row
+        self.terms.reset()
+
+    def extra_state(self) -> dict:
+        return {"config": self.cfg.to_dict()}
 
 
 def train(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
-    _stop_on_sigterm()
     cfg = resolve_config(args)
     device = torch.device(args.device)
     out = Path(args.out or f"runs/codec-{args.config}")
@@ -120,125 +189,38 @@ def train(args: argparse.Namespace) -> int:
 
     torch.manual_seed(args.seed)
     model = MDCTRVQModel(cfg.model).to(device).train()
-    spectral = MultiResolutionSpectralLoss(cfg.model.sample_rate).to(device)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, betas=(0.8, 0.99),
-                                  weight_decay=cfg.weight_decay)
-    critics = critic_optimiser = None
-    if cfg.adversarial:
-        from bench.baselines.codecs.mdct_rvq.discriminators import Discriminators
-
-        critics = Discriminators().to(device).train()
-        critic_optimiser = torch.optim.AdamW(critics.parameters(), lr=cfg.learning_rate, betas=(0.8, 0.99))
     generator = torch.Generator().manual_seed(args.seed)
     val_batch = None
     if held_out:
         val_sampler = SegmentSampler(held_out, cfg.model.sample_rate, 2 * segment, gain_db=0.0)
         val_batch = val_sampler.batch(8, torch.Generator().manual_seed(1234)).to(device)
-
-    step, elapsed_before = 0, 0.0
-    history: list[dict] = []                      # one entry per invocation: how the weights came about
     command = ("bench train codec " + " ".join(sys.argv[3:]) if sys.argv[1:3] == ["train", "codec"]
                else " ".join(sys.argv))
-    last = out / "last.pt"
-    if last.exists() and not args.fresh:
-        from bench.safe_load import load_checkpoint  # weights_only: a state file runs no code
 
-        state = load_checkpoint(last, device, "resumable state")
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        if critics is not None and state.get("critics") is not None:
-            critics.load_state_dict(state["critics"])
-            critic_optimiser.load_state_dict(state["critic_optimiser"])
-        generator.set_state(state["generator"])
-        step, elapsed_before = state["step"], state.get("elapsed_s", 0.0)
-        history = list(state.get("history", []))
-        print(f"resumed from {last} at step {step}", file=sys.stderr)
-    elif getattr(args, "init", None):
-        step, elapsed_before, history = init_from_export(model, Path(args.init), cfg, device)
+    def init() -> TrainingState:
+        step, seconds, history = init_from_export(model, Path(args.init), cfg, device)
         print(f"continuing from the exported weights {args.init} (step {step}; fresh optimiser)", file=sys.stderr)
+        return TrainingState(step=step, elapsed_s=seconds, history=history)
 
     log_path = out / "log.csv"
     new_log = not log_path.exists() or args.fresh
-    log_file = open(log_path, "w" if new_log else "a", newline="")
-    writer = csv.DictWriter(log_file, LOG_FIELDS)
-    if new_log:
-        writer.writeheader()
-
-    def save() -> None:
-        atomic_save({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                     "critics": critics.state_dict() if critics is not None else None,
-                     "critic_optimiser": critic_optimiser.state_dict() if critic_optimiser is not None else None,
-                     "generator": generator.get_state(), "step": step,
-                     "elapsed_s": elapsed_before + time.monotonic() - start,
-                     "config": cfg.to_dict(), "history": history + [session]}, last)
-
-    start = time.monotonic()
-    session = {"command": command, "from_step": step}
-    sums: dict[str, float] = {}
-    count = 0
-    last_row: dict[str, float] = {}
-    try:
-        while step < cfg.max_steps:
-            if args.minutes is not None and time.monotonic() - start > 60 * args.minutes:
-                print(f"time budget of {args.minutes} min reached at step {step}", file=sys.stderr)
-                break
-            lr = learning_rate(cfg, step)
-            for group in optimiser.param_groups:
-                group["lr"] = lr
-            wave = sampler.batch(cfg.batch_size, generator).to(device)
-            stages = model.quantizer.sample_stages(cfg.batch_size, device, generator)
-            wave_hat, predicted, target, commit = model(wave, stages)
-            mel, spec = spectral(wave_hat, wave)
-            l_mdct = mdct_loss(predicted, target)
-            l_snr = snr_loss(wave_hat, wave)
-            loss = (cfg.mel_weight * mel + cfg.spec_weight * spec + cfg.mdct_weight * l_mdct
-                    + cfg.snr_weight * l_snr + cfg.commit_weight * commit)
-            terms = {"mel": mel.item(), "spec": spec.item(), "mdct": l_mdct.item(), "snr": l_snr.item(),
-                     "commit": commit.item()}
-            if critics is not None and step >= cfg.adv_start_step:
-                from bench.baselines.codecs.mdct_rvq.discriminators import discriminator_loss, generator_losses
-
-                for group in critic_optimiser.param_groups:
-                    group["lr"] = lr
-                d_loss = discriminator_loss(critics(wave), critics(wave_hat.detach()))
-                critic_optimiser.zero_grad(set_to_none=True)
-                d_loss.backward()
-                critic_optimiser.step()
-                adv, feat = generator_losses(critics(wave), critics(wave_hat))
-                loss = loss + cfg.adv_weight * adv + cfg.feature_weight * feat
-                terms.update(adv=adv.item(), feat=feat.item(), disc=d_loss.item())
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimiser.step()
-            step += 1
-            terms["loss"] = loss.item()
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + v
-            count += 1
-            if step % cfg.log_every == 0:
-                row = {k: round(v / count, 5) for k, v in sums.items()}
-                row.update(step=step, elapsed_s=round(elapsed_before + time.monotonic() - start, 1), lr=f"{lr:.3g}")
-                if step % cfg.checkpoint_every == 0 and val_batch is not None:
-                    row.update({k: round(v, 5) for k, v in validation_mel(model, spectral, val_batch).items()})
-                writer.writerow(row)
-                log_file.flush()
-                print(" ".join(f"{k}={v}" for k, v in row.items()), file=sys.stderr, flush=True)
-                last_row, sums, count = row, {}, 0
-            if step % cfg.checkpoint_every == 0:
-                save()
-    finally:
-        session["to_step"] = step
-        save()
-        log_file.close()
+    with open(log_path, "w" if new_log else "a", newline="") as log_file:
+        trainee = CodecTrainee(cfg, model, sampler, generator, val_batch, device, log_file)
+        if new_log:
+            trainee.writer.writeheader()
+        settings = LoopSettings(max_steps=cfg.max_steps, eval_every=cfg.checkpoint_every, clip=1.0,
+                                minutes=args.minutes)
+        result = train_loop(trainee, settings, out / "last.pt", command=command, resume=not args.fresh,
+                            init=init if getattr(args, "init", None) else None,
+                            log=console_logger("bench.codec.train", sys.stderr))
     if args.export:
-        final = validation_mel(model, spectral, val_batch) if val_batch is not None else {}
+        final = result.scores if result.scores is not None else trainee.evaluate()
         export_weights(model, Path(args.export), {
-            "command": command, "history": history + [session],
-            "train_config": cfg.to_dict(), "steps": step,
-            "train_seconds": round(elapsed_before + time.monotonic() - start, 1),
+            "command": command, "history": result.history,
+            "train_config": cfg.to_dict(), "steps": result.step,
+            "train_seconds": round(result.seconds, 1),
             "data": str(args.data), "hours": round(sampler.seconds / 3600, 3),
-            "last_log": last_row, "final_validation": final,
+            "last_log": trainee.last_row, "final_validation": final,
         })
         print(f"exported {args.export}", file=sys.stderr)
     return 0
