@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.training import warmup_cosine
+from bench.training import console_logger, warmup_cosine
 from bench.training.loop import LoopSettings, StepReport, Trainee, train_loop
 
 
@@ -61,12 +62,28 @@ class TokenModelTrainee(Trainee):
             handle.write(json.dumps(line) + "\n")
 
 
-def train_token_model(trainee: TokenModelTrainee, minutes: float | None, work: Path, command: str,
-                      codec_sha256: str) -> dict[str, Any]:
-    """Run (or resume) the loop over ``<work>/last.pt``; returns the last checkpoint's record."""
+def train_token_model(opts: Any, build: Callable[[Any, str], TokenModelTrainee],
+                      logger: logging.Logger) -> dict[str, Any]:
+    """Set up (console log, threads, seed, work folder, the codec and its hash), ``build(codec, codec_sha256)``
+    the trainee and run (or resume) the loop over ``<work>/last.pt``; returns the last checkpoint's record.
+
+    ``opts`` has ``threads``, ``seed``, ``work``, ``codec_checkpoint``, ``device``, ``minutes`` and ``command``.
+    """
+    import torch
+
+    from bench.baselines.codecs.mdct_rvq.checkpoint import codec_sha256
+    from bench.baselines.codecs.mdct_rvq.codec import MDCTRVQCodec
+
+    console_logger(logger.name)
+    torch.set_num_threads(max(1, opts.threads))
+    torch.manual_seed(opts.seed)
+    opts.work.mkdir(parents=True, exist_ok=True)
+    codec = MDCTRVQCodec(opts.codec_checkpoint, device=opts.device)
+    digest = codec_sha256(codec.checkpoint)
+    trainee = build(codec, digest)
     s = trainee.schedule
-    settings = LoopSettings(max_steps=s.max_steps, eval_every=s.eval_every, clip=1.0, minutes=minutes,
+    settings = LoopSettings(max_steps=s.max_steps, eval_every=s.eval_every, clip=1.0, minutes=opts.minutes,
                             minutes_span_resumptions=True)
-    result = train_loop(trainee, settings, work / "last.pt", command=command, codec_sha256=codec_sha256,
+    result = train_loop(trainee, settings, opts.work / "last.pt", command=opts.command, codec_sha256=digest,
                         log=trainee.logger)
     return trainee.last_record or {"step": result.step}

@@ -25,7 +25,6 @@ import torch
 
 from bench.systems.codesep.config import PRESETS, Schedule
 from bench.systems.codesep.losses import permuted_targets, pi_ce, tf_ce, token_accuracy
-from bench.training import console_logger
 from bench.training.token_models import TokenModelTrainee, train_token_model
 
 log = logging.getLogger("bench.codesep.train")
@@ -190,14 +189,4 @@ class Stage(TokenModelTrainee):
 
 def train(opts: TrainOptions) -> dict[str, Any]:
     """Run (or resume) one training stage; returns the last checkpoint's log record."""
-    from bench.baselines.codecs.mdct_rvq.checkpoint import codec_sha256
-    from bench.baselines.codecs.mdct_rvq.codec import MDCTRVQCodec
-
-    console_logger(log.name)
-    torch.set_num_threads(max(1, opts.threads))
-    torch.manual_seed(opts.seed)
-    opts.work.mkdir(parents=True, exist_ok=True)
-    codec = MDCTRVQCodec(opts.codec_checkpoint, device=opts.device)
-    codec_hash = codec_sha256(codec.checkpoint)
-    stage = Stage(opts, codec, codec_hash, schedule_for(opts))
-    return train_token_model(stage, opts.minutes, opts.work, opts.command, codec_hash)
+    return train_token_model(opts, lambda codec, digest: Stage(opts, codec, digest, schedule_for(opts)), log)

@@ -6,8 +6,8 @@ Adafactor with inverse-square-root decay on TPUs; AdamW is the robust choice for
 short CPU run).  Every ``eval_every`` steps the dev split's first blocks are
 scored (teacher-forced top-1 accuracy on the acoustic output tokens, transcripts
 masked), the resumable state is written under ``--work`` and the best weights so
-far are exported to ``--out`` with a JSON twin recording the command and scores
-(:mod:`bench.training.loop`, :mod:`bench.training.token_models`).
+far are exported to ``--out`` with a JSON twin recording the command and scores.
+The loop is :func:`bench.training.token_models.train_token_model`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import torch
 import torch.nn.functional as F
 
 from bench.systems.tokensplit.config import PRESETS, TrainSchedule
-from bench.training import console_logger
 from bench.training.token_models import TokenModelTrainee, train_token_model
 
 log = logging.getLogger("bench.tokensplit.train")
@@ -238,18 +237,8 @@ class TokenSplitTrainee(TokenModelTrainee):
 
 def train(opts: TrainOptions) -> dict[str, Any]:
     """Run (or resume) one TokenSplit training; returns the last checkpoint's log record."""
-    from bench.baselines.codecs.mdct_rvq.checkpoint import codec_sha256
-    from bench.baselines.codecs.mdct_rvq.codec import MDCTRVQCodec
-
-    console_logger(log.name)
-    torch.set_num_threads(max(1, opts.threads))
-    torch.manual_seed(opts.seed)
-    opts.work.mkdir(parents=True, exist_ok=True)
     schedule = PRESETS[opts.config][1]
     schedule = replace(schedule, **{k: v for k, v in (("batch_size", opts.batch_size), ("learning_rate", opts.lr),
                                                        ("eval_every", opts.eval_every), ("max_steps", opts.steps))
                                     if v is not None})
-    codec = MDCTRVQCodec(opts.codec_checkpoint, device=opts.device)
-    codec_hash = codec_sha256(codec.checkpoint)
-    trainee = TokenSplitTrainee(opts, codec, codec_hash, schedule)
-    return train_token_model(trainee, opts.minutes, opts.work, opts.command, codec_hash)
+    return train_token_model(opts, lambda codec, digest: TokenSplitTrainee(opts, codec, digest, schedule), log)
