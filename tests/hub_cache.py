@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 from pathlib import Path
+from typing import Callable, Iterable
 
 
 def repo_folder(cache: Path, repo: str) -> Path:
@@ -43,3 +44,19 @@ def put_in_hub_cache(cache: Path, repo: str, revision: str, folder: Path, *, mai
         (base / "refs").mkdir(exist_ok=True)
         (base / "refs" / "main").write_text(revision)
     return snapshot
+
+
+def cache_pinned_models(root: Path, save: Callable[[str, Path], None], names: Iterable[str]) -> Path:
+    """Save each named model with ``save(name, folder)`` under ``root/plain`` and cache it at its pinned commit.
+
+    Why: the hub tests of separators and codecs build their caches the same way; the pinned
+    repo and commit come from ``bench.hub.HUB_MODELS``, as a user's ``bench assets fetch`` would.
+    """
+    from bench import hub
+
+    for name in names:
+        folder = root / "plain" / name
+        save(name, folder)
+        spec = hub.HUB_MODELS[name]
+        put_in_hub_cache(root / "hub", spec.repo, spec.revision, folder)
+    return root

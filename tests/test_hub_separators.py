@@ -21,7 +21,7 @@ from bench.config import BenchConfig, resolve_system_spec
 from bench.errors import BenchError
 
 sys.path.insert(0, str(Path(__file__).parent))
-from hub_cache import put_in_hub_cache  # noqa: E402
+from hub_cache import cache_pinned_models, put_in_hub_cache  # noqa: E402
 
 UPSTREAM = Path(__file__).parent / "upstream_hparams"
 REPOS = {"sepformer-libri2mix": 8000, "sepformer-whamr16k": 16000}
@@ -37,12 +37,8 @@ def hub_dir(tmp_path_factory, torch_one_thread) -> Path:
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.02 * torch.randn_like(p))
-    for name in REPOS:
-        folder = root / "plain" / name
-        save_separator(model, folder, (UPSTREAM / f"{name}.yaml").read_text())
-        spec = hub.HUB_MODELS[name]
-        put_in_hub_cache(root / "hub", spec.repo, spec.revision, folder)
-    return root
+    return cache_pinned_models(
+        root, lambda name, folder: save_separator(model, folder, (UPSTREAM / f"{name}.yaml").read_text()), REPOS)
 
 
 @pytest.fixture

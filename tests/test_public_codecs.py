@@ -23,7 +23,7 @@ from bench.errors import BenchError  # noqa: E402
 from bench.records import TokenStream  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from hub_cache import put_in_hub_cache  # noqa: E402
+from hub_cache import cache_pinned_models, put_in_hub_cache  # noqa: E402
 
 CODEC_NAMES = ("dac16k", "encodec24k", "mimi")
 
@@ -54,12 +54,8 @@ def tiny_models() -> dict[str, "torch.nn.Module"]:
 def hub_dir(tmp_path_factory) -> Path:
     """A hub cache holding the three tiny codecs at the pinned commits (plus their plain folders)."""
     root = tmp_path_factory.mktemp("hf")
-    for name, model in tiny_models().items():
-        folder = root / "plain" / name
-        model.save_pretrained(folder)
-        spec = hub.HUB_MODELS[name]
-        put_in_hub_cache(root / "hub", spec.repo, spec.revision, folder)
-    return root
+    models = tiny_models()
+    return cache_pinned_models(root, lambda name, folder: models[name].save_pretrained(folder), models)
 
 
 @pytest.fixture
