@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from test_listen_support import Batch, export_batch, make_store
+from test_listen_support import Batch, export_batch, make_store, simulated_abx_choice, vote_of
 
 from bench.cli import main
 from bench.store import Store
@@ -44,15 +44,10 @@ def abx_answers(batch: Batch, hit: int, rng: np.random.Generator, votes: list[in
             natural = "A" if a["role"] == "gold_natural" else "B"
             answers[f"q{slot}"] = natural if gold_right else {"A": "B", "B": "A"}[natural]
             continue
-        if constant:
-            choice = constant
-        else:
-            pick = rng.choice(["clean", "mixture", "np"], p=[0.6, 0.3, 0.1])
-            choice = "NP" if pick == "np" else ("A" if a["system"] == pick else "B")
+        choice = simulated_abx_choice(rng, a, constant)
         answers[f"q{slot}"] = choice
         if votes is not None:
-            chosen = None if choice == "NP" else (a if choice == "A" else b)["system"]
-            votes.append(0 if chosen is None else (1 if chosen == "clean" else -1))
+            votes.append(vote_of(choice, a, b))
     return answers
 
 

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from test_listen_support import export_batch, make_store
+from test_listen_support import export_batch, make_store, play_every_clip
 
 from bench.listen.amt_csv import Assignment
 from bench.listen.design import get_test
@@ -181,13 +181,7 @@ def test_hit_page_in_chromium(tmp_path: Path, batch: Batch):
         assert not server.posts, "the page submitted before every clip was played"
 
         # play every clip for real, one after the other (the page stops the previous one)
-        driver.execute_script("document.querySelectorAll('audio').forEach(function (a) { a.playbackRate = 4; });")
-        for button in driver.find_elements(By.CSS_SELECTOR, ".lt-play"):
-            fld = button.get_attribute("data-field")
-            button.click()
-            WebDriverWait(driver, 10).until(lambda d: d.find_element(
-                By.CSS_SELECTOR, f"input[name='ended_{fld}']").get_attribute("value") == "1")
-        assert driver.execute_script("return window.ltProblems()") == []
+        play_every_clip(driver)
 
         assert status.text == "All done: you can submit."
 

@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from test_listen_support import export_batch, make_store
+from test_listen_support import export_batch, make_store, play_every_clip
 
 from bench.errors import BenchError
 from bench.listen.lab_batch import LabBatch, LabError
@@ -169,13 +169,7 @@ class Listener:
                 choice = "A" if a["system"] == "clean" else "B"
                 self.votes.append(1)
             d.find_element(By.CSS_SELECTOR, f"input[name='q{slot}'][value='{choice}']").click()
-        d.execute_script("document.querySelectorAll('audio').forEach(function (a) { a.playbackRate = 4; });")
-        for button in d.find_elements(By.CSS_SELECTOR, ".lt-play"):
-            fld = button.get_attribute("data-field")
-            button.click()
-            WebDriverWait(d, 10).until(lambda drv: drv.find_element(
-                By.CSS_SELECTOR, f"input[name='ended_{fld}']").get_attribute("value") == "1")
-        assert d.execute_script("return window.ltProblems()") == []
+        play_every_clip(d)
         d.find_element(By.ID, "lt-submit").click()
         WebDriverWait(d, 10).until(lambda drv: drv.find_elements(By.ID, "done"))
 

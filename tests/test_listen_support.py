@@ -16,19 +16,16 @@ from typing import Callable, Sequence
 from libri2mix_tree import IDS, build_tree
 
 from bench.data import DatasetSpec, open_dataset
+from bench.listen.amt_csv import RESULT_COLUMNS
 from bench.listen.export import ExportRequest, ExportSummary, export
 from bench.run.runner import RunRequest, run
 from bench.store import Store
 
 SR = 16000
 
-AMT_COLUMNS = [
-    "HITId", "HITTypeId", "Title", "Description", "Keywords", "Reward", "CreationTime", "MaxAssignments",
-    "RequesterAnnotation", "AssignmentDurationInSeconds", "AutoApprovalDelayInSeconds", "Expiration",
-    "NumberOfSimilarHITs", "LifetimeInSeconds", "AssignmentId", "WorkerId", "AssignmentStatus", "AcceptTime",
-    "SubmitTime", "AutoApprovalTime", "ApprovalTime", "RejectionTime", "RequesterFeedback", "WorkTimeInSeconds",
-    "LifetimeApprovalRate", "Last30DaysApprovalRate", "Last7DaysApprovalRate",
-]
+#: AMT's fixed result columns, in its order (the reader's own list: the analyze tests also read real-layout
+#: files written here; test_listen_units checks the list against the header AMT writes)
+AMT_COLUMNS = RESULT_COLUMNS
 START = datetime(2025, 3, 4, 9, 0, 0)
 
 
@@ -119,3 +116,32 @@ def test_store_holds_both_systems(tmp_path: Path):
     assert names == {"mixture", "clean"}
     assert store.conn.execute("SELECT COUNT(*) FROM estimates").fetchone()[0] == 2 * 2 * len(IDS)
     store.close()
+
+
+def simulated_abx_choice(rng, a: dict, constant: str | None) -> str:
+    """A simulated listener's ABX answer for a test item whose clip A is ``a``: ``constant`` if given,
+    else the clean clip 60 %, the mixture 30 %, no preference 10 %."""
+    if constant:
+        return constant
+    pick = rng.choice(["clean", "mixture", "np"], p=[0.6, 0.3, 0.1])
+    return "NP" if pick == "np" else ("A" if a["system"] == pick else "B")
+
+
+def vote_of(choice: str, a: dict, b: dict) -> int:
+    """+1 when the answer chose the clean clip, -1 the mixture, 0 no preference."""
+    chosen = None if choice == "NP" else (a if choice == "A" else b)["system"]
+    return 0 if chosen is None else (1 if chosen == "clean" else -1)
+
+
+def play_every_clip(driver) -> None:
+    """Play each clip of a HIT page to its end (at 4x), one after the other, and check the page saw no problem."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.execute_script("document.querySelectorAll('audio').forEach(function (a) { a.playbackRate = 4; });")
+    for button in driver.find_elements(By.CSS_SELECTOR, ".lt-play"):
+        field = button.get_attribute("data-field")
+        button.click()
+        WebDriverWait(driver, 10).until(lambda d: d.find_element(
+            By.CSS_SELECTOR, f"input[name='ended_{field}']").get_attribute("value") == "1")
+    assert driver.execute_script("return window.ltProblems()") == []

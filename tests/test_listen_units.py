@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import math
 from datetime import datetime, timezone
 
@@ -12,7 +13,7 @@ from scipy import stats as sps
 
 from bench.errors import BenchError
 from bench.listen import stats
-from bench.listen.amt_csv import parse_amt_time, read_results
+from bench.listen.amt_csv import RESULT_COLUMNS, parse_amt_time, read_results
 from bench.listen.anchors import make_anchor, mnru
 from bench.listen.blinding import TokenMaker
 from bench.listen.loudness import normalise
@@ -157,3 +158,13 @@ def test_tokens_are_unique_and_seeded():
     tokens = [one() for _ in range(500)]
     assert len(set(tokens)) == 500 and tokens[:3] == [two() for _ in range(3)]
     assert all(len(t) == 16 and t.isalnum() and t.islower() and not t[0].isdigit() for t in tokens)
+
+
+def test_result_columns_are_the_header_amt_writes():
+    """The fixed columns of a batch results download, as AMT's requester site writes them (one header line)."""
+    amt_header = ('"HITId","HITTypeId","Title","Description","Keywords","Reward","CreationTime","MaxAssignments",'
+                  '"RequesterAnnotation","AssignmentDurationInSeconds","AutoApprovalDelayInSeconds","Expiration",'
+                  '"NumberOfSimilarHITs","LifetimeInSeconds","AssignmentId","WorkerId","AssignmentStatus",'
+                  '"AcceptTime","SubmitTime","AutoApprovalTime","ApprovalTime","RejectionTime","RequesterFeedback",'
+                  '"WorkTimeInSeconds","LifetimeApprovalRate","Last30DaysApprovalRate","Last7DaysApprovalRate"')
+    assert RESULT_COLUMNS == next(csv.reader([amt_header]))
