@@ -7,10 +7,15 @@ Prints, in one run, for each thread count (``--threads 1,2``):
     largest difference of any of the four scores;
   * at the largest thread count, ours in that many single-thread worker processes
     instead of one multi-thread process (threads against processes);
-  * ASR for DWER/DCER: the batched Whisper path (``WhisperRecognizer.transcribe_many``)
-    vs one ``transcribe`` call per utterance (the path DWER used before), utterances/s,
-    the ratio, and which transcripts differ; utterances are source clips and their
-    two-speaker mixtures (hard "estimates");
+  * ASR for DWER/DCER: the batched Whisper path (``WhisperRecognizer.transcribe_many``:
+    batches, over one one-thread worker per thread) vs one ``transcribe`` call per
+    utterance with all the threads (the path DWER used before), utterances/s, the ratio,
+    and which transcripts differ; utterances are source clips and their two-speaker
+    mixtures (hard "estimates").  Then where the time goes: the encoder alone (Whisper
+    encodes a 30 s window whatever the length) and the ratio no batching can pass, since
+    batching shares only the decoder; with ``--asr-alternatives``, what would go faster
+    and how many transcripts it changes (int8 weights; the encoder on the speech frames
+    only, without the 30 s padding);
   * SI-SNR clips/s: ours (float64 numpy) vs torchmetrics.
 
 Timings are interleaved: the clips are cut into groups of ``--group`` and each group
@@ -179,16 +184,18 @@ def asr_utterances(count: int, folder: Path = EMBEDDED) -> list[np.ndarray]:
     return out
 
 
-def asr_section(count: int, threads_list: Sequence[int], batch: int) -> None:
+def asr_section(count: int, threads_list: Sequence[int], batch: int, beam: int, alternatives: bool) -> None:
     from bench.metrics.asr import WhisperRecognizer
 
     utterances = asr_utterances(count)
-    print(f"ASR (Whisper, the DWER/DCER recogniser): {len(utterances)} utterances "
+    print(f"ASR (Whisper, the DWER/DCER recogniser, beam {beam}): {len(utterances)} utterances "
           f"({sum(map(len, utterances)) / SR:.1f} s), batches of {batch}")
+    reference_texts = None
     for threads in threads_list:
         try:
-            recognizer = WhisperRecognizer(threads=threads)
-            recognizer.transcribe(utterances[0], SR)  # warm-up: model load
+            recognizer = WhisperRecognizer(threads=threads, beam_size=beam)
+            recognizer.transcribe(utterances[0], SR)  # warm-up: model loads
+            recognizer.transcribe_many(utterances[:2], SR)
         except Exception as exc:  # noqa: BLE001 - no model here: say so and go on
             print(f"  Whisper unavailable ({exc})")
             return
@@ -196,13 +203,68 @@ def asr_section(count: int, threads_list: Sequence[int], batch: int) -> None:
         with limit_blas(threads):
             t, many, one = side_by_side(lambda part: recognizer.transcribe_many(part, SR),
                                         lambda part: [recognizer.transcribe(u, SR) for u in part], utterances, batch)
+            encoder = encoder_seconds(recognizer._load(), utterances)
+        reference_texts = reference_texts or one
         differ = sum(a != b for a, b in zip(many, one))
-        print(f"  {threads} thread(s): batched {len(utterances) / t['ours_wall']:.3f} utt/s, one by one "
-              f"{len(utterances) / t['ref_wall']:.3f} utt/s; ratio {t['ref_wall'] / t['ours_wall']:.2f}x wall, "
-              f"{t['ref_cpu'] / t['ours_cpu']:.2f}x CPU; {differ} of {len(utterances)} transcripts differ")
+        one_s = t["ref_wall"] / len(utterances)
+        print(f"  {threads} thread(s): batched over {recognizer.workers()} worker(s) "
+              f"{len(utterances) / t['ours_wall']:.3f} utt/s, one by one {1 / one_s:.3f} utt/s; "
+              f"ratio {t['ref_wall'] / t['ours_wall']:.2f}x wall, {t['ref_cpu'] / t['ours_cpu']:.2f}x CPU; "
+              f"{differ} of {len(utterances)} transcripts differ")
+        print(f"    one by one {one_s:.3f} s/utt, of which features + encoder (30 s window, {threads} thread(s)) "
+              f"{encoder:.3f} s ({100 * encoder / one_s:.0f} %): batching, which shares only the decoder, "
+              f"stays under {one_s / encoder:.2f}x on one worker")
         for a, b in zip(many, one):
             if a != b:
                 print(f"    batched:    {a!r}\n    one by one: {b!r}")
+    if alternatives and reference_texts is not None:
+        asr_alternatives(utterances, reference_texts, beam)
+
+
+def encoder_seconds(model, utterances: list) -> float:
+    """Wall seconds per utterance of ``transcribe``'s first steps: features, padded to 30 s, encoded."""
+    from faster_whisper.audio import pad_or_trim
+
+    start = time.perf_counter()
+    for audio in utterances:
+        model.encode(pad_or_trim(model.feature_extractor(audio)[:, :-1])[None])
+    return (time.perf_counter() - start) / len(utterances)
+
+
+def asr_alternatives(utterances: list, reference_texts: list, beam: int) -> None:
+    """At one thread: faster ways that change transcripts, against the float32 one-by-one texts."""
+    import ctranslate2
+    from faster_whisper.tokenizer import Tokenizer
+    from faster_whisper.transcribe import get_suppressed_tokens
+
+    from bench.metrics.asr import WhisperRecognizer
+
+    def report(label: str, seconds: float, texts: list) -> None:
+        differ = sum(a != b for a, b in zip(texts, reference_texts))
+        print(f"  {label}: {len(utterances) / seconds:.3f} utt/s one by one; {differ} of {len(utterances)} "
+              "transcripts differ from float32")
+
+    for compute_type in ("int8", "int8_float32"):
+        recognizer = WhisperRecognizer(threads=1, beam_size=beam, compute_type=compute_type)
+        recognizer.transcribe(utterances[0], SR)
+        start = time.perf_counter()
+        texts = [recognizer.transcribe(u, SR) for u in utterances]
+        report(f"1 thread, {compute_type} weights", time.perf_counter() - start, texts)
+    recognizer = WhisperRecognizer(threads=1, beam_size=beam)
+    model = recognizer._load()
+    tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en")
+    prompt = model.get_prompt(tokenizer, [], without_timestamps=True)
+    start, texts = time.perf_counter(), []
+    # CTranslate2 takes fewer than 3000 frames (Whisper was trained on 30 s windows); no no-speech rule here
+    for audio in utterances:
+        features = model.feature_extractor(audio)[:, :-1]
+        features = np.ascontiguousarray(features[None, :, : features.shape[-1] // 2 * 2])
+        encoded = model.model.encode(ctranslate2.StorageView.from_array(features))
+        result = model.model.generate(encoded, [list(prompt)], beam_size=beam, patience=1.0,
+                                      max_length=model.max_length, suppress_blank=True,
+                                      suppress_tokens=get_suppressed_tokens(tokenizer, [-1]))
+        texts.append(tokenizer.decode(result[0].sequences_ids[0]).strip())
+    report("1 thread, encoder on the speech frames only (no 30 s padding)", time.perf_counter() - start, texts)
 
 
 # -- SI-SNR ----------------------------------------------------------------------------------------
@@ -239,6 +301,9 @@ def main() -> None:
     parser.add_argument("--asr-clips", type=int, default=8, help="source clips for ASR (each with its mixture)")
     parser.add_argument("--asr-batch", type=int, default=8,
                         help="utterances per batch (a scoring task holds 2 references + 2 per system)")
+    parser.add_argument("--asr-beam", type=int, default=5, help="Whisper beam (5: the harness default; 1: greedy)")
+    parser.add_argument("--asr-alternatives", action="store_true",
+                        help="also time int8 weights and an unpadded encoder, and count the transcripts they change")
     parser.add_argument("--sections", default="dnsmos,asr,sisnr")
     args = parser.parse_args()
     clips = load_clips(args.clips, args.seconds, args.folder)
@@ -248,7 +313,7 @@ def main() -> None:
     if "dnsmos" in sections:
         dnsmos_section(clips, threads, args.group)
     if "asr" in sections:
-        asr_section(args.asr_clips, threads, args.asr_batch)
+        asr_section(args.asr_clips, threads, args.asr_batch, args.asr_beam, args.asr_alternatives)
     if "sisnr" in sections:
         sisnr_section(clips)
 

@@ -18,7 +18,12 @@ Whisper runs on ``--device`` (CTranslate2 on CUDA when the device is ``cuda[:N]`
 device kind is part of the config, since GPU arithmetic may pick another word where two
 were nearly tied); PocketSphinx always runs on the CPU.  Both transcribe many utterances
 per call (``transcribe_many``): Whisper decodes them as one batch
-(:mod:`bench.metrics.asr_batch`).
+(:mod:`bench.metrics.asr_batch`), and on a CPU with more than one thread it spreads the
+batch over that many one-thread CTranslate2 workers instead of giving each call all the
+threads: Whisper's hundreds of small decoder steps per utterance leave intra-op threads
+waiting for each other, utterances in parallel do not wait (``results/perf.md``; the
+transcripts are the same, ``tests/test_metrics_dwer.py``).  Identical utterances in one
+call (the ``mixture`` system's two estimates) are recognised once.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.util
+import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -93,6 +100,7 @@ class WhisperRecognizer:
         on = "" if self.device == "cpu" else f":{self.device}"
         self.config = (f"whisper:{model_id}:beam{beam_size}:t0:{compute_type}:en:fw{version}{on}")
         self._model = None
+        self._workers_model = None
 
     @staticmethod
     def _resolve(model: str) -> tuple[str, str]:
@@ -110,16 +118,35 @@ class WhisperRecognizer:
             return str(path), f"{path.name}@{_sha256(str(path / 'model.bin'))[:12]}"
         return model, model  # a model name: faster-whisper resolves (and downloads) it
 
+    def cpu_threads(self) -> int:
+        """One scoring worker's share of the cores: ``threads``, else ``--threads`` (``OMP_NUM_THREADS``
+        in the worker); 0: CTranslate2's default."""
+        env = os.environ.get("OMP_NUM_THREADS", "")
+        return self.threads or (int(env) if env.isdigit() else 0)
+
+    def workers(self) -> int:
+        """How many utterances :meth:`transcribe_many` decodes at once: one per thread on a CPU."""
+        return max(1, self.cpu_threads()) if self.device == "cpu" else 1
+
     def _load(self):
+        """The model for one utterance at a time (:meth:`transcribe`), with every thread."""
         if self._model is None:
             from faster_whisper import WhisperModel
 
-            # one worker's share of the cores: --threads (OMP_NUM_THREADS in the worker) unless given
-            env = os.environ.get("OMP_NUM_THREADS", "")
-            threads = self.threads or (int(env) if env.isdigit() else 0)
             self._model = WhisperModel(self.model_path, device=self.device, device_index=self.device_index,
-                                       compute_type=self.compute_type, cpu_threads=threads)
+                                       compute_type=self.compute_type, cpu_threads=self.cpu_threads())
         return self._model
+
+    def _load_workers(self):
+        """The model for :meth:`transcribe_many`: :meth:`workers` CTranslate2 workers of one thread each."""
+        if self.workers() == 1:
+            return self._load()
+        if self._workers_model is None:
+            from faster_whisper import WhisperModel
+
+            self._workers_model = WhisperModel(self.model_path, device="cpu", compute_type=self.compute_type,
+                                               cpu_threads=1, num_workers=self.workers())
+        return self._workers_model
 
     def transcribe(self, audio: np.ndarray, sample_rate: int) -> str:
         segments, _ = self._load().transcribe(
@@ -129,14 +156,29 @@ class WhisperRecognizer:
         return " ".join(s.text.strip() for s in segments).strip()
 
     def transcribe_many(self, audios: Sequence[np.ndarray], sample_rate: int) -> list[str]:
-        """:meth:`transcribe` of each utterance, decoded ``BATCH`` at a time (longer than 30 s: one by one)."""
+        """:meth:`transcribe` of each utterance: each distinct one once, decoded in batches of at most
+        ``BATCH`` split evenly over :meth:`workers` (longer than 30 s: one by one)."""
         from bench.metrics.asr_batch import transcribe_batch
 
         ready = [_to_asr_rate(a, sample_rate) for a in audios]
-        out: list[str | None] = []
-        for first in range(0, len(ready), self.BATCH):
-            out += transcribe_batch(self._load(), ready[first:first + self.BATCH], self.beam_size)
-        return [text if text is not None else self.transcribe(audio, ASR_RATE) for text, audio in zip(out, ready)]
+        first_of: dict[bytes, int] = {}
+        index = [first_of.setdefault(hashlib.sha1(a.tobytes()).digest() + str(a.size).encode(), i)
+                 for i, a in enumerate(ready)]
+        distinct = sorted(set(index))
+        if not distinct:
+            return []
+        model, workers = self._load_workers(), self.workers()
+        size = min(self.BATCH, math.ceil(len(distinct) / workers))
+        parts = [[ready[i] for i in distinct[first:first + size]] for first in range(0, len(distinct), size)]
+        if workers == 1 or len(parts) == 1:
+            texts = [t for part in parts for t in transcribe_batch(model, part, self.beam_size)]
+        else:  # CTranslate2 releases the GIL: each worker decodes its part in parallel
+            with ThreadPoolExecutor(min(workers, len(parts))) as pool:
+                texts = [t for out in pool.map(lambda part: transcribe_batch(model, part, self.beam_size), parts)
+                         for t in out]
+        done = {i: text if text is not None else self.transcribe(ready[i], ASR_RATE)
+                for i, text in zip(distinct, texts)}
+        return [done[i] for i in index]
 
 
 def _device(device: str) -> tuple[str, int]:

@@ -196,6 +196,21 @@ def test_batched_whisper_transcripts_equal_one_by_one():
         asr.beam_size = beam
         assert asr.transcribe_many(chosen, 16000) == [asr.transcribe(c, 16000) for c in chosen]
     assert asr.transcribe_many(speech[:1], 8000)[0] == asr.transcribe(speech[0], 8000)  # resampled alike
+    # two threads: utterances spread over two one-thread workers, against one call with both threads
+    two = WhisperRecognizer(threads=2, beam_size=1)
+    assert two.workers() == 2
+    chosen = [speech[0], mixture, speech[1], mixture.copy()]  # the repeated mixture is recognised once
+    one_by_one = [two.transcribe(c, 16000) for c in chosen]
+    calls = []
+    import bench.metrics.asr_batch as asr_batch
+
+    original = asr_batch.transcribe_batch
+    try:
+        asr_batch.transcribe_batch = lambda model, part, beam: calls.append(len(part)) or original(model, part, beam)
+        assert two.transcribe_many(chosen, 16000) == one_by_one
+    finally:
+        asr_batch.transcribe_batch = original
+    assert sorted(calls) == [1, 2] and two._workers_model is not two._model  # 3 distinct over 2 workers
 
 
 def test_whisper_follows_the_device(monkeypatch):
