@@ -68,7 +68,7 @@ class CodecOnlySystem(System):
                          **({"codec_options": codec_options} if codec_options else {}), **options)
         if sample_rate != 16000:
             raise BenchError(f"system {name!r}: codecs run at 16000 Hz, not {sample_rate}")
-        from bench.baselines.pipelines import make_codec
+        from bench.baselines.codecs import make_codec
 
         self.codec = make_codec(codec, device, extra, name)
         self.mode = self.codec.bitrate(self.kbps / NUM_SOURCES)

@@ -14,6 +14,10 @@ codec, e.g. ``checkpoint``, or ``model``/``revision`` for the hub codecs) and
 ``speechbrain/sepformer-libri2mix`` is looked up in the Hugging Face cache).  A codec can
 also be named in the system name: ``fstc-dac@2``, ``fcts-encodec@6``.  Payloads are what
 the codec really produces; the harness counts their bits.
+
+"Pipeline" in this project means these two cascades only: a system's own chain of networks
+at inference is its ``inference`` module (``systems/codesep/inference.py``), and the
+synthetic data generator is :mod:`bench.data.synth.generate`.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ class CodecPipeline(System):
     def __init__(self, name: str, kbps: float | None = None, device: str = "cpu", sample_rate: int = 16000,
                  codec: str | None = None, codec_options: dict[str, Any] | None = None,
                  model_dir: str | None = None, **options: Any) -> None:
-        from bench.baselines.codecs import DEFAULT_CODEC, canonical_name, static_modes
+        from bench.baselines.codecs import DEFAULT_CODEC, canonical_name, make_codec, static_modes
 
         codec = canonical_name(codec) if codec is not None else None
         for key, value in (("codec", codec), ("codec_options", codec_options), ("model_dir", model_dir)):
@@ -79,6 +83,8 @@ class CodecPipeline(System):
                           "kbps_per_stream": self.stream_kbps}}
 
     def checkpoint_files(self) -> Sequence[Path]:
+        from bench.baselines.codecs import codec_files
+
         return [*self.stage.files(), *codec_files(self.codec)]
 
     @classmethod
@@ -147,32 +153,10 @@ class FSTCSystem(CodecPipeline):
 @lru_cache(maxsize=32)
 def _codec_status(name: str, options_json: str) -> str:
     """Whether codec ``name`` can be built here (cached: ``bench systems`` asks once per listed row)."""
+    from bench.baselines.codecs import make_codec
+
     try:
         make_codec(name, "cpu", json.loads(options_json), "")
     except BenchError as exc:
         return f"missing: {exc}"
     return "present"
-
-
-def make_codec(name: str, device: str, options: dict[str, Any], system_name: str):
-    """Instantiate a codec by name; failures name the system that asked for it."""
-    from bench.baselines.codecs import codec_class, get_codec
-    from bench.options import check_options
-
-    prefix = f"system {system_name!r}: " if system_name else ""
-    check_options(codec_class(name), options, f"{prefix}codec_options for {name!r}")
-    try:
-        return get_codec(name, device=device, **options)
-    except BenchError as exc:
-        raise BenchError(f"{prefix}{exc}") from None
-    except TypeError as exc:
-        raise BenchError(f"{prefix}bad codec_options for {name!r} ({exc})") from None
-
-
-def codec_files(codec: Any) -> list[Path]:
-    """Weight files of a codec (neural codecs keep theirs in ``checkpoint``), for the system key."""
-    path = getattr(codec, "checkpoint", None)
-    if isinstance(path, (str, Path)) and Path(path).is_file():
-        return [Path(path)]
-    return []
-

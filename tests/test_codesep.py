@@ -24,7 +24,7 @@ from bench.systems.codesep.checkpoint import export_weights
 from bench.systems.codesep.config import ATSPConfig, BTDMConfig
 from bench.systems.codesep.losses import pairwise_ce, pi_ce, tf_ce
 from bench.systems.codesep.model import ATSP, BTDM
-from bench.systems.codesep.pipeline import CodeSepPipeline, codec_codebooks
+from bench.systems.codesep.inference import CodeSepInference, codec_codebooks
 
 from libri2mix_tree import build_tree
 
@@ -108,15 +108,15 @@ def test_atsp_input_is_sum_of_codebook_lookups(codec: MDCTRVQCodec):
 
 def test_argmax_decoding_is_deterministic(codec: MDCTRVQCodec):
     torch.manual_seed(2)
-    pipe = CodeSepPipeline(codec, BTDM(SMALL_BTDM), ATSP(SMALL_ATSP))
+    chain = CodeSepInference(codec, BTDM(SMALL_BTDM), ATSP(SMALL_ATSP))
     mixture = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
-    base = pipe.base_tokens(mixture)
+    base = chain.base_tokens(mixture)
     assert base.shape == (2, codec.num_frames(8000, 1))
-    assert torch.equal(base, pipe.base_tokens(mixture))
-    aux = pipe.aux_tokens(base)
-    assert aux.shape == (2, 3, base.shape[-1]) and torch.equal(aux, pipe.aux_tokens(base))
+    assert torch.equal(base, chain.base_tokens(mixture))
+    aux = chain.aux_tokens(base)
+    assert aux.shape == (2, 3, base.shape[-1]) and torch.equal(aux, chain.aux_tokens(base))
     tokens = torch.cat([base[:, None], aux], 1)
-    np.testing.assert_array_equal(pipe.decode(tokens, 8000), pipe.decode(tokens, 8000))
+    np.testing.assert_array_equal(chain.decode(tokens, 8000), chain.decode(tokens, 8000))
 
 
 def _system(name: str, weights: Path, codec_file: Path, **extra):
@@ -139,7 +139,7 @@ def test_payload_is_exactly_one_kbps(weights: Path, codec_file: Path, tmp_path: 
     frames = result.payload[0].tokens.shape[-1]
     assert sum(stream_bits(s) for s in result.payload) == 2 * 10 * frames
     assert 2 * 10 * 50 / 1000 == 1.0                               # 50 frames/s, 10 bit, 2 speakers
-    assert frames == system.pipeline.codec.num_frames(n, 1) == 50 * seconds + 1   # codec framing: one edge frame
+    assert frames == system.inference.codec.num_frames(n, 1) == 50 * seconds + 1   # codec framing: one edge frame
     with pytest.raises(BenchError, match="1 kbps"):
         type(system).check_kbps("codesep@2", 2.0)
     type(system).check_kbps("codesep@1", 1.0)

@@ -115,7 +115,7 @@ def test_mix_min_rescales_sources_and_mixture_together_when_mixture_clips() -> N
     assert ratio[0] < 1 and ratio[1] < 1  # both sources turned down
 
 
-# --- layout and pipeline without TTS -------------------------------------------------
+# --- layout and generation without TTS -------------------------------------------------
 
 
 def test_ids_and_paths_follow_libri2mix() -> None:
@@ -166,7 +166,7 @@ def _check_split(root: Path, split: str, n: int, ext: str) -> list[dict[str, str
     return rows
 
 
-def test_pipeline_without_tts_writes_libri2mix(fake_tts: None, tmp_path: Path) -> None:
+def test_generation_without_tts_writes_libri2mix(fake_tts: None, tmp_path: Path) -> None:
     from bench.data.synth import synthesize
 
     root = synthesize(tmp_path / "out", "dev", mixtures=6, seed=5, audio_format="wav",
@@ -187,7 +187,7 @@ def test_pipeline_without_tts_writes_libri2mix(fake_tts: None, tmp_path: Path) -
     assert "bench data synth" in (root / "README.txt").read_text()
 
 
-def test_pipeline_hours_and_argument_errors(fake_tts: None, tmp_path: Path) -> None:
+def test_generation_hours_and_argument_errors(fake_tts: None, tmp_path: Path) -> None:
     from bench.data.synth import synthesize
 
     root = synthesize(tmp_path, "train", hours=0.01, seed=1, cache_dir=tmp_path / "cache")

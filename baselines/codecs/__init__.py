@@ -10,6 +10,7 @@ only affects the codec that needs it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
@@ -70,11 +71,33 @@ def required_assets(name: str, options: dict[str, Any] | None = None) -> list[st
     return list(_hook(name, "missing_assets", options, []))
 
 
+def make_codec(name: str, device: str, options: dict[str, Any], system_name: str):
+    """Instantiate a codec by name; failures name the system that asked for it."""
+    from bench.options import check_options
+
+    prefix = f"system {system_name!r}: " if system_name else ""
+    check_options(codec_class(name), options, f"{prefix}codec_options for {name!r}")
+    try:
+        return get_codec(name, device=device, **options)
+    except BenchError as exc:
+        raise BenchError(f"{prefix}{exc}") from None
+    except TypeError as exc:
+        raise BenchError(f"{prefix}bad codec_options for {name!r} ({exc})") from None
+
+
+def codec_files(codec: Any) -> list[Path]:
+    """Weight files of a codec (neural codecs keep theirs in ``checkpoint``), for the system key."""
+    path = getattr(codec, "checkpoint", None)
+    if isinstance(path, (str, Path)) and Path(path).is_file():
+        return [Path(path)]
+    return []
+
+
 def _hook(name: str, method: str, options: dict[str, Any] | None, default: Any) -> Any:
     """A :class:`Codec` classmethod that needs no weights; plugin codecs without it give ``default``."""
     hook = getattr(codec_class(name), method, None)  # a plugin codec need not subclass Codec
     return hook(**(options or {})) if callable(hook) else default
 
 
-__all__ = ["ALIASES", "CODECS", "DEFAULT_CODEC", "canonical_name", "codec_class", "codec_status", "get_codec",
-           "is_codec_name", "required_assets", "static_modes"]
+__all__ = ["ALIASES", "CODECS", "DEFAULT_CODEC", "canonical_name", "codec_class", "codec_files", "codec_status",
+           "get_codec", "is_codec_name", "make_codec", "required_assets", "static_modes"]

@@ -1,7 +1,7 @@
 """Rate–quality and per-utterance plots from the store (matplotlib, Agg backend).
 
 ``rate_quality``: for each metric, value vs measured bitrate on a log axis; one line per
-pipeline family (FSTC, FCTS, codec-only) across its bitrates, CodeSep/TokenSplit as
+family run at several bitrates (FSTC, FCTS, codec-only), CodeSep/TokenSplit as
 points, unbounded systems (Sepformer, clean) as horizontal references; error bars are
 the same bootstrap CIs the tables print.
 """

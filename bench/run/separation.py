@@ -2,9 +2,9 @@
 
 For each pending mixture (resumable: finished ones are skipped) the stage loads the
 audio, calls the system, brings estimates back to the dataset rate and resolves the
-speaker assignment once (:func:`compute_batch`, which an executor may run remotely);
+speaker assignment once (:func:`separate_and_assign`, which an executor may run remotely);
 then the driver writes the estimate files atomically and commits the rows
-(:func:`store_computed`).
+(:func:`store_assigned`).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class AssignedSeparation:
     with the speaker assignment resolved.
 
     The middle of one result's three stages: a system returns a :class:`~bench.records.Separation`,
-    :func:`compute_batch` makes this, the store keeps a :class:`~bench.store.StoredSeparation`.
+    :func:`separate_and_assign` makes this, the store keeps a :class:`~bench.store.StoredSeparation`.
     """
 
     record: Mixture
@@ -110,7 +110,7 @@ def load_until_error(dataset, batch: Sequence[Mixture]) -> tuple[list[LoadedMixt
     return loaded, None
 
 
-def compute_batch(system: System, loaded: Sequence[LoadedMixture]) -> list[AssignedSeparation]:
+def separate_and_assign(system: System, loaded: Sequence[LoadedMixture]) -> list[AssignedSeparation]:
     """Separate loaded mixtures and assign outputs to speakers; no I/O, so it may run on a remote worker."""
     inputs = [system_input(item, system) for item in loaded]
     start = time.perf_counter()
@@ -139,11 +139,11 @@ def compute_batch(system: System, loaded: Sequence[LoadedMixture]) -> list[Assig
     return out
 
 
-def store_computed(computed: Sequence[AssignedSeparation], out_dir: Path, store: Store, dataset_key: str,
+def store_assigned(assigned: Sequence[AssignedSeparation], out_dir: Path, store: Store, dataset_key: str,
                    system_key: str) -> None:
     """Write estimate files atomically, then commit their rows in one transaction."""
     rows = []
-    for item in computed:
+    for item in assigned:
         record = item.record
         estimates = []
         for k, wave in enumerate(item.estimates):
@@ -180,7 +180,7 @@ def separate_dataset(dataset, system: System, system_key: str, dataset_key: str,
                 if load_error is None and index + 1 < len(batches):
                     upcoming = loader.submit(load_until_error, dataset, batches[index + 1])
                 if loaded:
-                    store_computed(compute_batch(system, loaded), out_dir, store, dataset_key, system_key)
+                    store_assigned(separate_and_assign(system, loaded), out_dir, store, dataset_key, system_key)
                     bar.update(len(loaded))
                     if on_stored is not None:
                         on_stored(system_key, [item.record.mixture_id for item in loaded])
@@ -208,10 +208,10 @@ def separate_chunk(chunk: Sequence[Mixture]) -> tuple[list[AssignedSeparation], 
     assert _REMOTE is not None, "separation worker not set up"
     system, dataset = _REMOTE
     loaded, error = load_until_error(dataset, chunk)
-    computed: list[AssignedSeparation] = []
+    assigned: list[AssignedSeparation] = []
     for batch in chunks(loaded, system.max_batch_size):
-        computed += compute_batch(system, batch)
-    return computed, None if error is None else str(error)
+        assigned += separate_and_assign(system, batch)
+    return assigned, None if error is None else str(error)
 
 
 #: mixtures per remote task (at least one of the system's batches)
@@ -240,10 +240,10 @@ def separate_remotely(executor: "Executor", dataset, spec: "SystemSpec", system:
     bar = progress_bar(len(pending), desc=f"separate {system.name} (remote)")
 
     def stored(result: tuple[list[AssignedSeparation], str | None]) -> None:
-        computed, error = result
-        if computed:
-            store_computed(computed, out_dir, store, dataset_key, system_key)
-            bar.update(len(computed))
+        assigned, error = result
+        if assigned:
+            store_assigned(assigned, out_dir, store, dataset_key, system_key)
+            bar.update(len(assigned))
         if error:
             errors.append(error)
 

@@ -72,13 +72,13 @@ class CodeSepSystem(System):
         # the codec works at 16 kHz; the harness resamples the mixture in and the estimates out
         super().__init__(name, kbps=kbps, device=device, sample_rate=CODEC_SAMPLE_RATE, **options)
         self.btdm_path, self.atsp_path, self.codec_path = _paths(self.family, options)
-        self.pipeline = self._build(name)
+        self.inference = self._build(name)
 
     def _build(self, name: str):
         from bench.baselines.codecs.mdct_rvq.codec import MDCTRVQCodec
         from bench.baselines.codecs.mdct_rvq.checkpoint import codec_sha256
         from bench.systems.codesep.checkpoint import load_weights
-        from bench.systems.codesep.pipeline import CodeSepPipeline
+        from bench.systems.codesep.inference import CodeSepInference
 
         status = self.weights_status(**self.options)
         if status != "present":
@@ -88,7 +88,7 @@ class CodeSepSystem(System):
         btdm = load_weights(self.btdm_path, "btdm", self.codec_path, digest, self.device)
         atsp = (load_weights(self.atsp_path, "atsp", self.codec_path, digest, self.device)
                 if self.atsp_path is not None else None)
-        return CodeSepPipeline(codec, btdm, atsp, self.device)
+        return CodeSepInference(codec, btdm, atsp, self.device)
 
     @classmethod
     def check_kbps(cls, name: str, kbps: float | None) -> None:
@@ -98,11 +98,11 @@ class CodeSepSystem(System):
 
     @property
     def nominal_kbps(self) -> float:
-        codec = self.pipeline.codec
+        codec = self.inference.codec
         return 2 * codec.bits_per_token * codec.frame_rate(1) / 1000.0
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "num_stages": self.pipeline.num_stages,
+        return {**super().config(), "num_stages": self.inference.num_stages,
                 "transmitted": "base tokens (RVQ stage 1) of both speakers"}
 
     def checkpoint_files(self) -> Sequence[Path]:
@@ -133,19 +133,19 @@ class CodeSepSystem(System):
     def _one(self, item: LoadedMixture) -> Separation:
         import torch
 
-        pipe = self.pipeline
+        chain = self.inference
         mixture = np.asarray(item.mixture, dtype=np.float32)
-        base = pipe.base_tokens(mixture)                                   # [2, F] (eq. 2)
+        base = chain.base_tokens(mixture)                                  # [2, F] (eq. 2)
         aux = self._aux_tokens(item, base)                                 # [2, N-1, F]
         tokens = torch.cat([base[:, None], aux], dim=1)                     # [2, N, F]
-        estimates = pipe.decode(tokens, mixture.shape[-1])
-        bits = pipe.codec.bits_per_token
+        estimates = chain.decode(tokens, mixture.shape[-1])
+        bits = chain.codec.bits_per_token
         payload = [TokenStream(tokens=base[i].cpu().numpy().astype(np.uint16), bits_per_token=bits)
                    for i in range(base.shape[0])]
         return Separation(estimates=estimates, payload=payload, info={"frames": int(base.shape[-1])})
 
     def _aux_tokens(self, item: LoadedMixture, base):
-        return self.pipeline.aux_tokens(base)
+        return self.inference.aux_tokens(base)
 
 
 class CodeSepNoACBGSystem(CodeSepSystem):
@@ -172,10 +172,10 @@ class CodeSepOracleAuxSystem(CodeSepSystem):
     needs_references = True
 
     def _aux_tokens(self, item: LoadedMixture, base):
-        from bench.systems.codesep.pipeline import match_to_references
+        from bench.systems.codesep.inference import match_to_references
 
         if item.sources is None:
             raise BenchError(f"system {self.name!r} is an oracle and needs the reference sources")
-        reference = self.pipeline.reference_tokens(item.sources)          # [2, N, F]
+        reference = self.inference.reference_tokens(item.sources)          # [2, N, F]
         order = match_to_references(base, reference[:, 0])
         return reference[order, 1:]

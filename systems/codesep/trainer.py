@@ -86,7 +86,7 @@ class Stage(TokenModelTrainee):
     def __init__(self, opts: TrainOptions, codec, codec_hash: str, schedule: Schedule) -> None:
         from bench.systems.codesep.data import MixtureSampler, TokenSampler, load_token_data
         from bench.systems.codesep.model import ATSP, BTDM
-        from bench.systems.codesep.pipeline import check_framing, codec_codebooks
+        from bench.systems.codesep.inference import check_framing, codec_codebooks
 
         super().__init__(schedule, opts.work, log)
         self.opts, self.codec, self.codec_hash = opts, codec, codec_hash

@@ -74,7 +74,7 @@ class TokenSplitSystem(System):
         status = self.weights_status(**options)
         if status != "present":
             raise BenchError(f"system {name!r}: weights {status}")
-        self._pipeline = None
+        self._inference = None
         self._recognizer = None
 
     @classmethod
@@ -98,17 +98,17 @@ class TokenSplitSystem(System):
         return [self.weights_path, self.codec_path]
 
     @property
-    def pipeline(self):
-        if self._pipeline is None:
+    def inference(self):
+        if self._inference is None:
             from bench.baselines.codecs.mdct_rvq.codec import MDCTRVQCodec
             from bench.systems.tokensplit.checkpoint import load_weights
-            from bench.systems.tokensplit.pipeline import TokenSplitPipeline
+            from bench.systems.tokensplit.inference import TokenSplitInference
 
             model, frames = load_weights(self.weights_path, self.kind, self.codec_path, self.device)
             codec = MDCTRVQCodec(self.codec_path, device=self.device)
-            self._pipeline = TokenSplitPipeline(model, frames, codec, self.device, self.options["temperature"],
-                                                self.options["top_k"])
-        return self._pipeline
+            self._inference = TokenSplitInference(model, frames, codec, self.device, self.options["temperature"],
+                                                  self.options["top_k"])
+        return self._inference
 
     # -- transcripts of the references (transcript-conditioned modes) -------------------------------------
     def _transcript(self, item: LoadedMixture, source: int, start: int) -> str:
@@ -118,7 +118,7 @@ class TokenSplitSystem(System):
 
             self._recognizer = get_recognizer(beam_size=1)
         assert item.sources is not None
-        block = self.pipeline.plan.cut(item.sources[source], start)
+        block = self.inference.plan.cut(item.sources[source], start)
         return self._recognizer.transcribe(block, 16000)
 
     def config(self) -> dict[str, Any]:
@@ -148,7 +148,7 @@ class TokenSplitSystem(System):
             conditions = [lambda start, i=i: (w(i)(start), None) for i in range(2)]
         else:   # nontarget: the other source's transcript in slot 2, keep output 1
             conditions = [lambda start, i=i: (None, w(1 - i)(start)) for i in range(2)]
-        waves, texts = self.pipeline.separate(mixture, conditions, self._generator(item))
+        waves, texts = self.inference.separate(mixture, conditions, self._generator(item))
         if len(conditions) == 1:
             estimates = np.stack(waves[0])
             transcripts = list(texts[0])
@@ -206,7 +206,7 @@ class TokenSplitRefineSystem(TokenSplitSystem):
             transcripts = lambda i, start: self._transcript(item, i, start)  # noqa: E731
         else:
             transcripts = lambda i, start: None  # noqa: E731
-        refined = self.pipeline.refine(mixture, estimates, transcripts, self._generator(item))
+        refined = self.inference.refine(mixture, estimates, transcripts, self._generator(item))
         return Separation(estimates=refined, info={"tr": self.tr})
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 def __getattr__(name: str):
     """``synthesize`` is imported on first use, so the CLI never loads TTS code at start-up."""
     if name == "synthesize":
-        from bench.data.synth.pipeline import synthesize
+        from bench.data.synth.generate import synthesize
 
         return synthesize
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

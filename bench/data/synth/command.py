@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate the split; print where it went and a one-line summary. Returns the exit code."""
-    from bench.data.synth.pipeline import synthesize
+    from bench.data.synth.generate import synthesize
 
     start = time.monotonic()
     root = synthesize(

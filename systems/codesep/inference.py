@@ -27,7 +27,7 @@ def check_framing(btdm: BTDM, codec) -> None:
                          f"the codec every {codec.model.cfg.samples_per_frame}")
 
 
-class CodeSepPipeline:
+class CodeSepInference:
     """The assembled system: codec (frozen), BTDM and, unless oracle, ATSP."""
 
     def __init__(self, codec, btdm: BTDM, atsp: ATSP | None, device: str = "cpu") -> None:

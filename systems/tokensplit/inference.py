@@ -22,7 +22,7 @@ from bench.systems.tokensplit.sequences import SequenceBuilder
 Slots = Callable[[int], tuple["str | None", "str | None"]]
 
 
-class TokenSplitPipeline:
+class TokenSplitInference:
     """A trained TokenSplit(Refine) model with the codec that made its tokens."""
 
     def __init__(self, model: TokenSplitModel, frames: int, codec, device: str = "cpu", temperature: float = 1.0,
