@@ -51,7 +51,8 @@ def dataset_spec(args: argparse.Namespace, root: str | None):
 
 def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``bench run`` and ``bench score``."""
-    parser.add_argument("--metrics", help="comma-separated metric names (default: every registered metric)")
+    parser.add_argument("--metrics", help="comma-separated metric names (default: every registered metric "
+                                           "but those `bench metrics` marks as run only when named)")
     parser.add_argument("--jobs", type=int,
                         help="metric worker processes (default: one per usable core on CPU, 1 with --device cuda)")
     parser.add_argument("--threads", type=int,
@@ -75,7 +76,7 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 
 # -- commands ---------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.catalog import METRICS
+    from bench.catalog import METRICS, default_metrics
     from bench.config import load_config, split_names
     from bench.data.libri2mix import open_dataset
     from bench.run.parallelism import choose_parallelism
@@ -87,7 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_device(args.device)
     config = load_config(args.config)
     systems = split_names(args.systems)
-    metrics = split_names(args.metrics) if args.metrics else METRICS.names()
+    metrics = split_names(args.metrics) if args.metrics else default_metrics()
     for name in metrics:
         METRICS.entry(name)  # unknown names fail here, with the list of what exists
     dataset = open_dataset(dataset_spec(args, args.data))
@@ -108,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from bench.catalog import METRICS
+    from bench.catalog import METRICS, default_metrics
     from bench.config import split_names
     from bench.data.libri2mix import open_dataset
     from bench.run.parallelism import choose_parallelism
@@ -118,7 +119,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     parallel = choose_parallelism(args.jobs, args.threads, args.device)
     check_device(args.device)
-    metrics = split_names(args.metrics) if args.metrics else METRICS.names()
+    metrics = split_names(args.metrics) if args.metrics else default_metrics()
     for name in metrics:
         METRICS.entry(name)
     store = open_existing(args.results)
@@ -248,6 +249,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
             metric = METRICS.entry(name).load()()
             reason = metric.unavailable_reason()
             status = "available" if reason is None else f"unavailable: {reason}"
+            if not METRICS.entry(name).meta.get("by_default", True):
+                status += " (runs only when named in --metrics)"
             better = "higher" if metric.higher_is_better else "lower"
             print(f"{name:<12} {', '.join(metric.columns()):<28} {better:<7} {str(metric.intrusive):<9} {status}")
         except BenchError as exc:

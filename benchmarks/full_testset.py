@@ -41,9 +41,9 @@ SYSTEMS = "codesep,fcts@1,fstc@1,sepformer,fstc@2,fstc@4,fstc@8"
 
 def available_metrics(names: list[str] | None) -> tuple[list[str], dict[str, str]]:
     """(metrics that can run here, ASR-based first so the first pays the recognition; name -> why not)."""
-    from bench.catalog import METRICS, build_metric
+    from bench.catalog import build_metric, default_metrics
 
-    chosen = names or METRICS.names()
+    chosen = names or default_metrics()
     ok, missing = [], {}
     for name in chosen:
         reason = build_metric(name).unavailable_reason()

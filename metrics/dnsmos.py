@@ -264,12 +264,21 @@ class DNSMOS(Metric):
                 continue
             scores = self.models.score([items[i].estimate for i in good], rate)
             for i, s in zip(good, scores):
-                out[i] = {"p808": s.p808, "ovrl": s.ovrl, "sig": s.sig, "bak": s.bak}
+                out[i] = {field: getattr(s, field) for field in self.fields}
         return out
 
 
 class PersonalizedDNSMOS(DNSMOS):
-    """DNSMOS with the personalised P.835 model (``pdnsmos_models``, cubic fits)."""
+    """DNSMOS with the personalised P.835 model (``pdnsmos_models``, cubic fits): speechmos's
+    ``model_type="dnsmos_personalized"``.
+
+    The personalised model also penalises an interfering talker (the DNS Challenge's
+    personalised track), which is what a separator leaves behind.  Columns ``pdnsmos_ovrl``,
+    ``pdnsmos_sig``, ``pdnsmos_bak``: P.808 has no personalised model, so its score would
+    repeat ``dnsmos_p808``.  Registered to run only when named (``--metrics pdnsmos``), so a
+    run without ``--metrics`` costs what it did.
+    """
 
     name: ClassVar[str] = "pdnsmos"
+    fields = ("ovrl", "sig", "bak")
     personalized = True

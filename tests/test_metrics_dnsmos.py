@@ -99,6 +99,37 @@ def test_scores_equal_speechmos(models):
         assert got.p808 == pytest.approx(float(want["p808_mos"]), abs=1e-4)
 
 
+def test_personalized_dnsmos_is_registered_and_scores_as_speechmos_personalized_mode():
+    """``pdnsmos``: registered, run only when named; each score is the personalised model's raw output through
+    its cubic fit, averaged over the windows (the definition), and equals speechmos's
+    ``model_type="dnsmos_personalized"``."""
+    import onnxruntime as ort
+
+    from bench.catalog import METRICS, build_metric, default_metrics
+    from bench.metrics.dnsmos import POLY_PERSONALIZED
+
+    assert "pdnsmos" in METRICS.names() and "pdnsmos" not in default_metrics() and "dnsmos" in default_metrics()
+    metric = build_metric("pdnsmos")
+    assert metric.unavailable_reason() is None
+    assert metric.columns() == ["pdnsmos_ovrl", "pdnsmos_sig", "pdnsmos_bak"]
+    clip = _clips()[0]                                          # 4.3 s: tiled, two windows
+    got = metric.compute(MetricInput(clip, clip, clip, 16000, "m", 0))
+    assert set(got) == {"ovrl", "sig", "bak"}
+    primary = ort.InferenceSession(str(model_paths(personalized=True)[0]), providers=["CPUExecutionProvider"])
+    raw = primary.run(None, {"input_1": windows(clip)})[0].astype(np.float64)
+    for column, field in enumerate(("sig", "bak", "ovrl")):
+        want = np.mean(np.poly1d(POLY_PERSONALIZED[field])(raw[:, column]))
+        assert got[field] == pytest.approx(want, abs=1e-5)
+    default = DNSMOS(threads=1).compute(MetricInput(clip, clip, clip, 16000, "m", 0))
+    assert abs(default["ovrl"] - got["ovrl"]) > 0.1             # another model, not the default one again
+    pytest.importorskip("librosa")
+    from speechmos import dnsmos as reference                   # imports librosa: only here
+
+    want = reference.run(clip, 16000, model_type="dnsmos_personalized")
+    for field in ("sig", "bak", "ovrl"):
+        assert got[field] == pytest.approx(want[f"{field}_mos"], abs=1e-4)
+
+
 def test_metric_batches_and_resamples(models):
     metric = DNSMOS(threads=1)
     metric._models = models
