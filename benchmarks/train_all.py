@@ -10,8 +10,10 @@ The chain, in dependency order, each stage a ``bench train`` command of the repo
 Every stage gets a share of ``--budget-minutes`` (``--minutes`` of its recipe, which stops,
 checkpoints and exports when it runs out) and the whole run writes ``OUT/commands.json``:
 each command exactly as run, its exit status and wall time, so a shipped checkpoint always
-comes from a command anyone can rerun.  Stages resume from their work folders, so rerunning
-the same command after an interruption continues the chain.
+comes from a command anyone can rerun.  Every recipe runs the one training loop
+(:mod:`bench.training.loop`), which saves its work folder's state as of the last finished step
+whenever it stops (time budget, SIGTERM, error), so rerunning the same command after an
+interruption continues the chain where it stopped.
 
     python benchmarks/train_all.py --data /work/data/train --dev /work/data/dev --out /work/chain \\
         --device cuda --budget-minutes 10
