@@ -73,6 +73,24 @@ def test_an_older_database_is_migrated_on_open(tmp_path: Path):
         assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
 
 
+def test_a_version_2_database_gets_the_index_that_sums_over_shared_mixtures(tmp_path: Path):
+    """Version 3's covering index holds the mixture ID (reports on systems run on different subsets)."""
+    Store(tmp_path).close()
+    with sqlite3.connect(tmp_path / "bench.sqlite") as conn:  # as bench wrote it at version 2
+        conn.execute("DROP INDEX metric_values_sums")
+        conn.execute("CREATE INDEX metric_values_by_metric ON metric_values "
+                     "(dataset_key, system_key, metric, field, status, value)")
+        conn.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+    store = Store(tmp_path)
+    indexes = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "metric_values_sums" in indexes and "metric_values_by_metric" not in indexes
+    plan = " ".join(str(r) for r in store.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT system_key, SUM(value) FROM metric_values WHERE dataset_key=? AND status=? "
+        "AND mixture_id IN (SELECT value FROM json_each(?)) GROUP BY system_key, metric, field", ("k", "ok", "[]")))
+    assert "COVERING INDEX metric_values_sums" in plan, plan
+    store.close()
+
+
 def test_a_newer_database_is_refused(tmp_path: Path):
     Store(tmp_path).close()
     with sqlite3.connect(tmp_path / "bench.sqlite") as conn:

@@ -141,7 +141,8 @@ class ReportReads:
 
         Grouped by key, not joined by name: the covering index answers this without
         reading the table, so a report over millions of rows stays fast.  ``mixture_ids``:
-        only those mixtures (the ones every compared system has).
+        only those mixtures (the ones every compared system has); the index holds the
+        mixture ID, so that stays off the table too.
         """
         where, params = _only(mixture_ids)
         return self.frame(

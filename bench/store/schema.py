@@ -27,8 +27,10 @@ import sqlite3
 from typing import Callable
 
 #: version 1: the tables up to ``transcripts`` (listening results were added on the side);
-#: version 2: ``listening_results`` is part of the schema, with ``exclude_policy``
-SCHEMA_VERSION = 2
+#: version 2: ``listening_results`` is part of the schema, with ``exclude_policy``;
+#: version 3: the covering index of metric sums holds the mixture ID, so a report can sum over only the
+#: mixtures every system shares (systems run on different ``--limit`` subsets of one dataset key)
+SCHEMA_VERSION = 3
 
 LISTENING_TABLE = "listening_results"
 #: columns of :data:`LISTENING_TABLE`, in storage order
@@ -59,9 +61,10 @@ CREATE TABLE IF NOT EXISTS metric_values (
     source_index INTEGER NOT NULL, metric TEXT NOT NULL, version TEXT NOT NULL,
     field TEXT NOT NULL, value REAL, status TEXT NOT NULL, reason TEXT,
     PRIMARY KEY (dataset_key, system_key, mixture_id, source_index, metric, version, field));
--- covering index: per-(system, metric, field) sums for reports without touching the table
-CREATE INDEX IF NOT EXISTS metric_values_by_metric
-    ON metric_values (dataset_key, system_key, metric, field, status, value);
+-- covering index: per-(system, metric, field) sums for reports without touching the table, over all
+-- stored mixtures or only some (mixture_id before value)
+CREATE INDEX IF NOT EXISTS metric_values_sums
+    ON metric_values (dataset_key, system_key, metric, field, status, mixture_id, value);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, started TEXT NOT NULL, finished TEXT, manifest_json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS transcripts (
@@ -88,9 +91,15 @@ def _listening_policy_column(conn: sqlite3.Connection) -> None:
         conn.execute(f"ALTER TABLE {LISTENING_TABLE} ADD COLUMN exclude_policy TEXT")
 
 
+def _drop_old_sums_index(conn: sqlite3.Connection) -> None:
+    """2 -> 3: :data:`DDL` made ``metric_values_sums``; the index it replaces (no mixture ID) goes."""
+    conn.execute("DROP INDEX IF EXISTS metric_values_by_metric")
+
+
 #: version n -> the step that turns a version-n database into version n + 1 (run after :data:`DDL`,
-#: which creates any table a version lacked)
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _listening_policy_column}
+#: which creates any table or index a version lacked)
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _listening_policy_column,
+                                                                2: _drop_old_sums_index}
 
 
 def stored_version(conn: sqlite3.Connection) -> int | None:
