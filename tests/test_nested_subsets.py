@@ -148,5 +148,28 @@ def test_results_stored_before_subsets_nested_are_adopted(tmp_path, calls):
     assert np.isfinite(report.means.loc["mixture", "sisnri_db"])
 
 
+
+def test_bench_score_adopts_and_registers_the_whole_order(tmp_path, capsys):
+    """``bench score`` on a database whose only dataset is an older bench's ``--limit 4`` key."""
+    from bench.cli import main
+
+    small = embedded(4)
+    store = Store(tmp_path / "results")
+    run(RunRequest(systems=["mixture"], metrics=[], metrics_enabled=False), small, store)
+    legacy = small.prefix_fingerprint(4)
+    with sqlite3.connect(store.db_path) as conn:
+        for table in ("separations", "estimates"):
+            conn.execute(f"UPDATE {table} SET dataset_key=?", (legacy,))
+        spec = json.loads(conn.execute("SELECT spec_json FROM datasets").fetchone()[0])
+        conn.execute("UPDATE datasets SET dataset_key=?, spec_json=?, num_mixtures=4",
+                     (legacy, json.dumps({**spec, "limit": 4})))
+    assert main(["score", "--metrics", "bitrate", "--limit", "4", "--subset-seed", "0", "--results",
+                 str(tmp_path / "results"), "--quiet"]) == 0
+    again = Store(tmp_path / "results")
+    (info,) = again.datasets()
+    assert (info.key, info.num_mixtures) == (small.fingerprint, 80)
+    assert build_plain_report(again).coverage.note() == "n=4 of 80 for every system"
+
+
 def summary_key(store: Store) -> str:
     return next(iter(store.system_keys(store.latest_dataset_key()).values()))

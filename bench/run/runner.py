@@ -134,7 +134,7 @@ def score_stored(request: RunRequest, dataset, store: Store) -> int:
     ``request.systems`` empty means every system stored for this dataset; each name
     maps to its most recent system key on the dataset.
     """
-    adopt_earlier_subsets(store, dataset)
+    register_dataset(store, dataset)  # the whole order's row, and what an older bench stored for its subsets
     if request.shard is not None:
         dataset = ShardView(dataset, *request.shard)
     dataset_key = dataset.fingerprint
