@@ -210,11 +210,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
         metrics = DEFAULT_RATE_METRICS
         if args.columns:
             metrics = tuple((c, c) for c in args.columns.split(","))
-        paths = rate_quality(store, dataset_key, out_dir / "rate_quality", metrics=metrics)
+        plotted = rate_quality(store, dataset_key, out_dir / "rate_quality", metrics=metrics)
     else:
-        paths = per_utterance(store, dataset_key, args.metric, out_dir / f"per_utterance_{args.metric}",
-                              kind=args.kind)
-    print("wrote " + ", ".join(str(p) for p in paths))
+        plotted = per_utterance(store, dataset_key, args.metric, out_dir / f"per_utterance_{args.metric}",
+                                kind=args.kind)
+    if plotted.note is not None:
+        print(f"Mixtures: {plotted.note}.")
+    print("wrote " + ", ".join(str(p) for p in plotted.paths))
     return 0
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from bench.baselines.reference import CleanSystem, MixtureSystem
 from bench.data import DatasetSpec, open_dataset
+from bench.report.aggregate import SystemResults
 from bench.report.layouts import SISNRI, TableLayout
 from bench.report.plain import build_plain_report, render
 from bench.report.render import to_csv, to_markdown
@@ -173,3 +174,58 @@ def test_bench_score_adopts_and_registers_the_whole_order(tmp_path, capsys):
 
 def summary_key(store: Store) -> str:
     return next(iter(store.system_keys(store.latest_dataset_key()).values()))
+
+
+def test_plots_compare_different_subsets_on_the_shared_mixtures(tmp_path, monkeypatch, capsys):
+    """``bench plot`` reads the report's aggregation: each point is over the mixtures all systems share."""
+    from bench.cli import main
+    from bench.report import plots
+
+    store = Store(tmp_path / "results")
+    run(RunRequest(systems=["mixture"], metrics=["bitrate", "sisnri", "stoi"]), embedded(8), store)
+    run(RunRequest(systems=["clean"], metrics=["bitrate", "sisnri", "stoi"]), embedded(16), store)
+    report = build_plain_report(store)
+    note = report.coverage.note()
+    assert note == ("systems were run on different subsets (mixture n=8 of 80, clean n=16 of 80); "
+                    "every value is over the 8 mixtures they all share")
+    captions: list[str] = []
+    save = plots._save
+
+    def spy(plt, fig, out, caption=None):
+        paths = save(plt, fig, out, caption)
+        captions.extend(t.get_text().replace("\n", " ") for t in fig.texts)
+        return paths
+
+    monkeypatch.setattr(plots, "_save", spy)
+    columns = ["sisnri_db", "stoi"]
+    plotted = plots.rate_quality(store, store.latest_dataset_key(), tmp_path / "rq", metrics=[(c, c) for c in columns],
+                                 resamples=50)
+    assert plotted.note == note and captions == [f"Mixtures: {note}."]
+    # the plotted values are the report's (and the table's) values over the 8 shared mixtures
+    table = build_table(store, TableLayout("t", "Test", (SISNRI,), ("clean", "mixture"), reference="clean"),
+                        store.latest_dataset_key(), resamples=50)
+    for column in columns:
+        points = plotted.points[column].set_index("system")
+        assert set(points.index) == {"mixture", "clean"}
+        for system in ("mixture", "clean"):
+            assert points.loc[system, "value"] == pytest.approx(report.means.loc[system, column])
+            assert points.loc[system, "kbps"] is None  # both send nothing: unbounded references
+    assert plotted.points["sisnri_db"].set_index("system").loc["clean", "value"] == pytest.approx(
+        next(r for r in table.rows if r.system == "clean").cells[SISNRI.label].value)
+    # not what clean's own 16 mixtures give
+    own = plots._points(store, {"clean": SystemResults(store, store.latest_dataset_key(),
+                                                       store.system_keys(store.latest_dataset_key())["clean"])},
+                        "sisnri_db", 50, 0)
+    assert own["value"].iloc[0] != pytest.approx(report.means.loc["clean", "sisnri_db"])
+    # the command says so too, for both plots
+    captions.clear()
+    assert main(["plot", "rate-quality", "--columns", ",".join(columns), "--results", str(store.root)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"Mixtures: {note}."
+    assert main(["plot", "per-utterance", "--metric", "sisnri_db", "--results", str(store.root)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"Mixtures: {note}."
+    assert captions == [f"Mixtures: {note}."] * 2
+    # systems on the same mixtures: no note, as before
+    same = Store(tmp_path / "same")
+    run(RunRequest(systems=["mixture", "clean"], metrics=["sisnri"]), embedded(8), same)
+    assert main(["plot", "per-utterance", "--metric", "sisnri_db", "--results", str(same.root)]) == 0
+    assert capsys.readouterr().out.startswith("wrote ")
