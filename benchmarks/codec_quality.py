@@ -49,8 +49,9 @@ def load_sources(root: Path, limit: int | None) -> list[np.ndarray]:
 
 
 def evaluate(codec, kbps: float, clips: list[np.ndarray], dnsmos, asr=None,
-             references: list[str] | None = None) -> dict[str, float]:
-    """Measured kbps, mean STOI, mean SI-SNR, pooled DWER and DNSMOS of one operating point."""
+             references: list[str] | None = None, bands: bool = False) -> dict[str, float]:
+    """Measured kbps, mean STOI, mean SI-SNR, pooled DWER and DNSMOS of one operating point
+    (and, with ``bands``, each band's SNR and level)."""
     from bench.metrics.sisnr import si_snr
     from bench.metrics.stoi import stoi
     from bench.records import stream_bits
@@ -65,10 +66,43 @@ def evaluate(codec, kbps: float, clips: list[np.ndarray], dnsmos, asr=None,
     row = {"kbps": kbps, "measured_kbps": bits / seconds / 1000, "rtf": (time.perf_counter() - start) / seconds,
            "stoi": float(np.mean([stoi(d, c, 16000) for d, c in zip(decoded, clips)])),
            "sisnr": float(np.mean([si_snr(d, c) for d, c in zip(decoded, clips)]))}
+    if bands:
+        row.update(band_balance(decoded, clips))
     if asr is not None and references is not None:
         row["dwer"] = dwer(asr, decoded, references)
     row.update(score_dnsmos(dnsmos, decoded))
     return row
+
+
+BANDS_HZ = ((0, 1000), (1000, 2000), (2000, 4000), (4000, 8000))
+
+
+def band_balance(decoded: list[np.ndarray], clips: list[np.ndarray], sr: int = 16000) -> dict[str, float]:
+    """Per band, pooled over the clips: SNR of the decoded waveform (dB) and its level against the clean one (dB).
+
+    Why: a codec trained with waveform terms can match the low band while shrinking the
+    coefficients whose signs it cannot carry, which is heard as a muffled high band; mean
+    STOI and SI-SNR hide that, these two numbers per band show it.
+    """
+    signal = np.zeros(len(BANDS_HZ)); error = np.zeros(len(BANDS_HZ)); decoded_power = np.zeros(len(BANDS_HZ))
+    for d, c in zip(decoded, clips):
+        n = min(d.size, c.size)
+        freqs = np.fft.rfftfreq(n, 1 / sr)
+        spec_c, spec_d = np.fft.rfft(c[:n]), np.fft.rfft(d[:n])
+        for b, (lo, hi) in enumerate(BANDS_HZ):
+            sel = (freqs >= lo) & (freqs < hi)
+            signal[b] += np.sum(np.abs(spec_c[sel]) ** 2)
+            error[b] += np.sum(np.abs(spec_d[sel] - spec_c[sel]) ** 2)
+            decoded_power[b] += np.sum(np.abs(spec_d[sel]) ** 2)
+    out = {}
+    for b, (lo, hi) in enumerate(BANDS_HZ):
+        label = f"{lo / 1000:g}-{hi / 1000:g}k"
+        if signal[b] <= 0:                       # nothing of the clean clips in this band
+            out[f"snr_{label}"] = out[f"level_{label}"] = float("nan")
+            continue
+        out[f"snr_{label}"] = float(10 * np.log10(signal[b] / max(error[b], 1e-20)))
+        out[f"level_{label}"] = float(10 * np.log10(max(decoded_power[b], 1e-20) / signal[b]))
+    return out
 
 
 def dwer(asr, decoded: list[np.ndarray], references: list[str]) -> float:
@@ -149,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-dnsmos", action="store_true", help="skip DNSMOS")
     parser.add_argument("--no-dwer", action="store_true", help="skip DWER (Whisper; the slowest column)")
     parser.add_argument("--p835", action="store_true", help="full DNSMOS (P.835 SIG/BAK/OVRL too; slow on CPU)")
+    parser.add_argument("--bands", action="store_true",
+                        help="also each band's SNR and decoded level against the clean one (dB; shows a muffled band)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = parser.parse_args(argv)
@@ -191,16 +227,29 @@ def main(argv: list[str] | None = None) -> int:
             if name == "mdct_rvq" and args.checkpoint:
                 options["checkpoint"] = args.checkpoint
             codecs[name] = get_codec(name, **options)
-        row = {"codec": name, **evaluate(codecs[name], kbps, clips, dnsmos, asr, references)}
+        row = {"codec": name, **evaluate(codecs[name], kbps, clips, dnsmos, asr, references, args.bands)}
         rows.append(row)
         print(format_row(row), file=sys.stderr, flush=True)
     print(table(rows, dnsmos is not None, args.p835))
+    if args.bands:
+        print("\n" + band_table(rows[1:]))
     checks = gate(rows)
     if checks:
         print("\nCodec gate (mdct_rvq):")
         for text, passed in checks:
             print(f"- {'PASS' if passed else 'FAIL'}: {text}")
     return 0
+
+
+def band_table(rows: list[dict]) -> str:
+    """Markdown: per operating point, each band's SNR / decoded level against the clean one (dB)."""
+    labels = [f"{lo / 1000:g}-{hi / 1000:g}k" for lo, hi in BANDS_HZ]
+    lines = ["| codec | nominal kbps | " + " | ".join(f"{b} Hz SNR / level dB" for b in labels) + " |",
+             "|---|---|" + "---|" * len(labels)]
+    for row in rows:
+        cells = " | ".join(f"{row[f'snr_{b}']:.1f} / {row[f'level_{b}']:+.1f}" for b in labels)
+        lines.append(f"| {row['codec']} | {row['kbps']:g} | {cells} |")
+    return "\n".join(lines)
 
 
 def format_row(row: dict) -> str:

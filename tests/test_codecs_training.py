@@ -97,3 +97,22 @@ def test_a_run_folder_of_the_codec_s_own_earlier_loop_resumes_as_today_s(tmp_pat
     today, resumed = read_state(tmp_path / "today" / "last.pt"), read_state(old)
     assert resumed.step == 3 and [h["from_step"] for h in resumed.history] == [0, 2]
     assert same_state(today, resumed)
+
+
+def test_adversarial_fine_tune_adds_critics_to_a_run_without_them(tmp_path: Path, monkeypatch) -> None:
+    """``--adversarial`` continues a run trained without critics: the critics start afresh at that step,
+    their losses are logged from then on, and the state saved afterwards holds them."""
+    import torch
+
+    use_micro_preset(monkeypatch)
+    data = make_tree(tmp_path / "data")
+    out = tmp_path / "run"
+    assert recipe.run(args_for(data, out, 1)) == 0
+    assert "critics" not in torch.load(out / "last.pt", map_location="cpu", weights_only=False)["modules"]
+    args = args_for(data, out, 2)
+    args.adversarial = True
+    assert recipe.run(args) == 0
+    rows = list(csv.DictReader(open(out / "log.csv")))
+    assert [r["adv"] != "" for r in rows] == [False, True]
+    state = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
+    assert state["step"] == 2 and "critics" in state["modules"]

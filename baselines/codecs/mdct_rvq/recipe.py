@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="override the preset batch size")
     parser.add_argument("--snr-weight", type=float, default=None,
                         help="override the preset weight of the waveform SNR term (signed MDCT coefficients)")
+    parser.add_argument("--adversarial", action="store_true",
+                        help="add the discriminators' adversarial and feature-matching losses from this step on "
+                             "(they restore the high-band texture that the waveform terms shrink towards zero)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
     parser.add_argument("--seed", type=int, default=0)

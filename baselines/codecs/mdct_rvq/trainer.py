@@ -48,6 +48,8 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
         changes["batch_size"] = args.batch_size
     if getattr(args, "snr_weight", None) is not None:
         changes["snr_weight"] = args.snr_weight
+    if getattr(args, "adversarial", False):
+        changes.update(adversarial=True, adv_start_step=0)
     return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
