@@ -75,6 +75,7 @@ def evaluate(codec, kbps: float, clips: list[np.ndarray], dnsmos, asr=None,
 
 
 BANDS_HZ = ((0, 1000), (1000, 2000), (2000, 4000), (4000, 8000))
+BAND_LABELS = tuple(f"{lo / 1000:g}-{hi / 1000:g}k" for lo, hi in BANDS_HZ)      # "0-1k", ... (row keys)
 
 
 def band_balance(decoded: list[np.ndarray], clips: list[np.ndarray], sr: int = 16000) -> dict[str, float]:
@@ -84,7 +85,7 @@ def band_balance(decoded: list[np.ndarray], clips: list[np.ndarray], sr: int = 1
     coefficients whose signs it cannot carry, which is heard as a muffled high band; mean
     STOI and SI-SNR hide that, these two numbers per band show it.
     """
-    signal = np.zeros(len(BANDS_HZ)); error = np.zeros(len(BANDS_HZ)); decoded_power = np.zeros(len(BANDS_HZ))
+    signal, error, decoded_power = (np.zeros(len(BANDS_HZ)) for _ in range(3))
     for d, c in zip(decoded, clips):
         n = min(d.size, c.size)
         freqs = np.fft.rfftfreq(n, 1 / sr)
@@ -95,8 +96,7 @@ def band_balance(decoded: list[np.ndarray], clips: list[np.ndarray], sr: int = 1
             error[b] += np.sum(np.abs(spec_d[sel] - spec_c[sel]) ** 2)
             decoded_power[b] += np.sum(np.abs(spec_d[sel]) ** 2)
     out = {}
-    for b, (lo, hi) in enumerate(BANDS_HZ):
-        label = f"{lo / 1000:g}-{hi / 1000:g}k"
+    for b, label in enumerate(BAND_LABELS):
         if signal[b] <= 0:                       # nothing of the clean clips in this band
             out[f"snr_{label}"] = out[f"level_{label}"] = float("nan")
             continue
@@ -243,11 +243,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def band_table(rows: list[dict]) -> str:
     """Markdown: per operating point, each band's SNR / decoded level against the clean one (dB)."""
-    labels = [f"{lo / 1000:g}-{hi / 1000:g}k" for lo, hi in BANDS_HZ]
-    lines = ["| codec | nominal kbps | " + " | ".join(f"{b} Hz SNR / level dB" for b in labels) + " |",
-             "|---|---|" + "---|" * len(labels)]
+    lines = ["| codec | nominal kbps | " + " | ".join(f"{b} Hz SNR / level dB" for b in BAND_LABELS) + " |",
+             "|---|---|" + "---|" * len(BAND_LABELS)]
     for row in rows:
-        cells = " | ".join(f"{row[f'snr_{b}']:.1f} / {row[f'level_{b}']:+.1f}" for b in labels)
+        cells = " | ".join(f"{row[f'snr_{b}']:.1f} / {row[f'level_{b}']:+.1f}" for b in BAND_LABELS)
         lines.append(f"| {row['codec']} | {row['kbps']:g} | {cells} |")
     return "\n".join(lines)
 

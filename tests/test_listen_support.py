@@ -16,16 +16,13 @@ from typing import Callable, Sequence
 from libri2mix_tree import IDS, build_tree
 
 from bench.data import DatasetSpec, open_dataset
-from bench.listen.amt_csv import RESULT_COLUMNS
+from bench.listen.amt_csv import RESULT_COLUMNS  # AMT's fixed columns (test_listen_units checks them)
 from bench.listen.export import ExportRequest, ExportSummary, export
 from bench.run.runner import RunRequest, run
 from bench.store import Store
 
 SR = 16000
 
-#: AMT's fixed result columns, in its order (the reader's own list: the analyze tests also read real-layout
-#: files written here; test_listen_units checks the list against the header AMT writes)
-AMT_COLUMNS = RESULT_COLUMNS
 START = datetime(2025, 3, 4, 9, 0, 0)
 
 
@@ -54,7 +51,7 @@ class Batch:
         n = len(self.rows)
         submit = START + timedelta(minutes=10 * n)
         assignment = f"ASG{n:04d}"
-        row = {c: "" for c in AMT_COLUMNS}
+        row = {c: "" for c in RESULT_COLUMNS}
         row.update({"HITId": hit_id or f"3HIT{hit:03d}", "HITTypeId": "3TYPE", "Title": "Listening test",
                     "Reward": "$0.50", "MaxAssignments": "10", "AssignmentId": assignment, "WorkerId": worker,
                     "AssignmentStatus": status, "AcceptTime": amt_time(submit - timedelta(seconds=seconds)),
@@ -79,7 +76,7 @@ class Batch:
         columns = list(dict.fromkeys(c for r in self.rows for c in r))
         answers = sorted(c for c in columns if c.startswith("Answer."))
         inputs = [c for c in columns if c.startswith("Input.")]
-        header = [c for c in AMT_COLUMNS + inputs + answers + ["Approve", "Reject"] + list(extra) if not drop(c)]
+        header = [c for c in RESULT_COLUMNS + inputs + answers + ["Approve", "Reject"] + list(extra) if not drop(c)]
         with open(path, "w", newline="", encoding="utf-8-sig" if bom else "utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=header, quoting=csv.QUOTE_ALL, extrasaction="ignore", restval="")
             writer.writeheader()
