@@ -73,6 +73,7 @@ METRICS.register("bitrate", "bench.metrics.bitrate:Bitrate")
 
 # -- training recipes: name -> "module:" exposing add_arguments/run
 RECIPES.register("codec", "bench.baselines.codecs.mdct_rvq.recipe:")
+RECIPES.register("codec-postfilter", "bench.baselines.codecs.mdct_rvq.postfilter:")
 RECIPES.register("separator", "bench.baselines.separators.recipe:")
 RECIPES.register("codesep", "bench.systems.codesep.recipe:")
 RECIPES.register("tokensplit", "bench.systems.tokensplit.recipe:")

@@ -252,3 +252,23 @@ def test_export_leaves_out_the_derivable_ema_sums_and_loading_restores_them(tmp_
     for a, b in zip(model.quantizer.stages, loaded.quantizer.stages):
         torch.testing.assert_close(a.embed_sum, b.embed_sum)
         torch.testing.assert_close(a.codebook, b.codebook)
+
+
+def test_waveform_terms_ramp_in_with_the_stage_count() -> None:
+    """Weights (N'-1)/(K-1) capped at 1; all-ones weights give the unweighted terms; a zero-weight
+    item gets no gradient from them."""
+    from bench.baselines.codecs.mdct_rvq.losses import mdct_loss, snr_loss, waveform_weights
+
+    stages = torch.tensor([1, 4, 8, 16, 20])
+    torch.testing.assert_close(waveform_weights(stages, 16), torch.tensor([0.0, 3 / 15, 7 / 15, 1.0, 1.0]))
+    torch.testing.assert_close(waveform_weights(stages, 0), torch.ones(5))
+    torch.manual_seed(0)
+    target, estimate = torch.randn(3, 800), torch.randn(3, 800, requires_grad=True)
+    ones = torch.ones(3)
+    torch.testing.assert_close(snr_loss(estimate, target, weights=ones), snr_loss(estimate, target))
+    torch.testing.assert_close(mdct_loss(estimate, target, ones), (estimate - target).abs().mean())
+    per_item = [10 * torch.log10((estimate[i] - target[i]).pow(2).sum() / target[i].pow(2).sum()) for i in range(3)]
+    weights = torch.tensor([0.0, 0.5, 1.0])
+    torch.testing.assert_close(snr_loss(estimate, target, weights=weights), (0.5 * per_item[1] + per_item[2]) / 3)
+    (snr_loss(estimate, target, weights=weights) + mdct_loss(estimate, target, weights)).backward()
+    assert float(estimate.grad[0].abs().max()) == 0.0 and float(estimate.grad[2].abs().max()) > 0.0

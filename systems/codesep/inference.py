@@ -66,7 +66,7 @@ class CodeSepInference:
     def decode(self, tokens: torch.Tensor, num_samples: int) -> np.ndarray:
         """Sum of the N codevectors per frame -> codec decoder -> waves [S, num_samples]."""
         z_q = self.codec.latent_from_tokens(tokens)
-        wave = self.codec.decode_from_latent(z_q, num_samples).float().cpu().numpy()
+        wave = self.codec.decode_from_latent(z_q, num_samples, tokens.shape[-2]).float().cpu().numpy()
         if wave.shape[-1] < num_samples:
             wave = np.pad(wave, ((0, 0), (0, num_samples - wave.shape[-1])))
         return wave[:, :num_samples].astype(np.float32)

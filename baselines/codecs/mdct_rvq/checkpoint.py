@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from bench.baselines.codecs.mdct_rvq.config import ModelConfig
 from bench.baselines.codecs.mdct_rvq.model import MDCTRVQModel
 from bench.errors import BenchError
@@ -32,7 +34,10 @@ def export_weights(model: MDCTRVQModel, path: Path, info: dict[str, Any]) -> Non
     """Write the weights-only checkpoint and ``<path>.json`` (config + ``info``)."""
     state = {k: v.detach().float().cpu().clone() if v.is_floating_point() else v.detach().cpu().clone()
              for k, v in model.state_dict().items() if not k.endswith(DERIVED_SUFFIX)}
-    atomic_save({"format": 1, "config": model.cfg.to_dict(), "state_dict": state}, path)
+    blob = {"format": 1, "config": model.cfg.to_dict(), "state_dict": state}
+    if model.post_gain is not None:
+        blob["post_gain"] = model.post_gain.detach().float().cpu().clone()
+    atomic_save(blob, path)
     meta = {"config": model.cfg.to_dict(), **info}
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
 
@@ -58,7 +63,20 @@ def load_model(path: Path | None = None, device: str = "cpu") -> MDCTRVQModel:
     if derived:
         for vq in model.quantizer.stages:
             vq.restore_embed_sum()
+    if blob.get("post_gain") is not None:
+        model.post_gain = checked_post_gain(blob["post_gain"], model, path)
     return model.to(device).eval()
+
+
+def checked_post_gain(gain: object, model: MDCTRVQModel, path: Path) -> torch.Tensor:
+    """The post-filter G [N, hop] of an export, refused unless finite, positive and of the model's shape."""
+    shape = (model.cfg.num_stages, model.cfg.hop)
+    if not torch.is_tensor(gain) or tuple(gain.shape) != shape:
+        raise BenchError(f"{path}: post_gain must be a tensor of shape {list(shape)}")
+    gain = gain.float()
+    if not bool(torch.isfinite(gain).all()) or bool((gain <= 0).any()):
+        raise BenchError(f"{path}: post_gain has non-finite or non-positive values")
+    return gain
 
 
 def codec_sha256(path: Path) -> str:

@@ -89,9 +89,11 @@ class MDCTRVQCodec(Codec):
         return self.model.quantizer.decode(tokens.to(self.device)).transpose(1, 2)
 
     @torch.no_grad()
-    def decode_from_latent(self, z_q: torch.Tensor, num_samples: int | None = None) -> torch.Tensor:
-        """Waves [B, T] from a quantised latent [B, K, frames] (a sum of codevectors)."""
-        return self.model.decode_from_latent(z_q.to(self.device), num_samples)
+    def decode_from_latent(self, z_q: torch.Tensor, num_samples: int | None = None,
+                           num_stages: int | None = None) -> torch.Tensor:
+        """Waves [B, T] from a quantised latent [B, K, frames] (a sum of ``num_stages`` codevectors,
+        which selects the post-filter's row when the checkpoint has one)."""
+        return self.model.decode_from_latent(z_q.to(self.device), num_samples, num_stages)
 
     # -- codec interface --------------------------------------------------------------------------
     def _check_mode(self, mode: int) -> int:

@@ -64,6 +64,7 @@ class TrainConfig:
     mdct_weight: float = 5.0        # MDCT-domain L1 on compressed coefficients
     snr_weight: float = 0.0         # waveform SNR term (dB): the MDCT is orthogonal, so this is also the
                                     # signed-coefficient MSE; without it the signs are never learned
+    waveform_full_stages: int = 0   # >1: waveform terms (SNR, MDCT L1) ramp in with N', full from here on
     commit_weight: float = 0.25
     adversarial: bool = False       # multi-period + multi-resolution discriminators
     adv_weight: float = 1.0

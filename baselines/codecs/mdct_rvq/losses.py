@@ -41,12 +41,14 @@ class MultiResolutionSpectralLoss(nn.Module):
         return mel_loss / len(self.fft_sizes), mag_loss / len(self.fft_sizes)
 
 
-def mdct_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """L1 between predicted and true power-compressed MDCT coefficients."""
-    return (predicted - target).abs().mean()
+def mdct_loss(predicted: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """L1 between predicted and true power-compressed MDCT coefficients (items weighted by ``weights`` [B])."""
+    per_item = (predicted - target).abs().flatten(1).mean(-1)
+    return per_item.mean() if weights is None else (weights * per_item).mean()
 
 
-def snr_loss(estimate: torch.Tensor, target: torch.Tensor, floor_db: float = -40.0) -> torch.Tensor:
+def snr_loss(estimate: torch.Tensor, target: torch.Tensor, floor_db: float = -40.0,
+             weights: torch.Tensor | None = None) -> torch.Tensor:
     """Mean over items of -SNR(x, x^) in dB: 10 log10(||x - x^||^2 / ||x||^2).
 
     Why: the spectral terms are blind to the signs of the MDCT coefficients, so a codec
@@ -58,4 +60,20 @@ def snr_loss(estimate: torch.Tensor, target: torch.Tensor, floor_db: float = -40
     err = (estimate - target).pow(2).sum(-1)
     ref = target.pow(2).sum(-1).clamp_min(1e-8)
     ratio = (err / ref).clamp_min(10 ** (floor_db / 10))
-    return (10 * torch.log10(ratio)).mean()
+    per_item = 10 * torch.log10(ratio)
+    return per_item.mean() if weights is None else (weights * per_item).mean()
+
+
+def waveform_weights(stages: torch.Tensor, full_from: int) -> torch.Tensor:
+    """Per-item weight of the waveform terms for items coded with N'_b = ``stages`` stages.
+
+    Why: with few stages the tokens cannot carry the coefficients' signs, and the waveform
+    terms are then minimised by shrinking the unpredictable coefficients towards zero
+    (muffled 2-8 kHz). Ramping them in with the stage count, w = (N'-1)/(full_from-1)
+    capped at 1, leaves the lowest rates to the spectral terms (like the ``tiny`` codec,
+    which has none) and asks for the waveform where the bits can carry it.
+    ``full_from`` <= 1 gives every item weight 1 (the earlier objective).
+    """
+    if full_from <= 1:
+        return torch.ones_like(stages, dtype=torch.float32)
+    return ((stages.float() - 1) / (full_from - 1)).clamp(0.0, 1.0)

@@ -97,6 +97,9 @@ class MDCTRVQModel(nn.Module):
         self.quantizer = ResidualVQ(cfg.num_stages, cfg.codebook_size, cfg.codebook_dim, cfg.ema_decay,
                                     cfg.dropout_prob)
         self.decoder = Decoder(cfg)
+        # G [N, hop]: the rate-dependent post-filter of :mod:`...mdct_rvq.postfilter` (None = none);
+        # not persistent, so training states never carry it: an export does, under "post_gain"
+        self.register_buffer("post_gain", None, persistent=False)
 
     # -- framing ----------------------------------------------------------------------------------
     def num_frames(self, num_samples: int) -> int:
@@ -114,9 +117,15 @@ class MDCTRVQModel(nn.Module):
         padded = nn.functional.pad(wave, (0, self.padded_length(wave.shape[-1]) - wave.shape[-1]))
         return self.encoder(compress(self.mdct(padded)))
 
-    def decode_from_latent(self, z_q: torch.Tensor, num_samples: int | None = None) -> torch.Tensor:
-        """x^ for a quantised latent z_q [B, K, frames] (a sum of codevectors)."""
+    def decode_from_latent(self, z_q: torch.Tensor, num_samples: int | None = None,
+                           num_stages: int | None = None) -> torch.Tensor:
+        """x^ for a quantised latent z_q [B, K, frames] (a sum of ``num_stages`` codevectors).
+
+        With a post-filter and a known ``num_stages`` N', bin k of X^ is scaled by G[N', k].
+        """
         coeffs = expand(self.decoder(z_q))
+        if self.post_gain is not None and num_stages is not None:
+            coeffs = coeffs * self.post_gain[num_stages - 1][None, :, None]
         return self.mdct.inverse(coeffs, num_samples)
 
     @torch.no_grad()
@@ -127,7 +136,8 @@ class MDCTRVQModel(nn.Module):
     @torch.no_grad()
     def decode_tokens(self, tokens: torch.Tensor, num_samples: int | None = None) -> torch.Tensor:
         """Waves [B, T] from tokens [B, N', frames]."""
-        return self.decode_from_latent(self.quantizer.decode(tokens).transpose(1, 2), num_samples)
+        return self.decode_from_latent(self.quantizer.decode(tokens).transpose(1, 2), num_samples,
+                                       tokens.shape[1])
 
     def codebook(self, stage: int) -> torch.Tensor:
         """W_n [M, K] of the 0-based ``stage``."""

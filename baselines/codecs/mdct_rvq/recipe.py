@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="override the preset batch size")
     parser.add_argument("--snr-weight", type=float, default=None,
                         help="override the preset weight of the waveform SNR term (signed MDCT coefficients)")
+    parser.add_argument("--waveform-full-stages", type=int, default=None, metavar="N",
+                        help="ramp the waveform terms (SNR, MDCT L1) in with the number of stages an item is coded "
+                             "with: weight 0 at 1 stage, full from N stages on (default: full at every rate)")
     parser.add_argument("--adversarial", action="store_true",
                         help="add the discriminators' adversarial and feature-matching losses from this step on "
                              "(they restore the high-band texture that the waveform terms shrink towards zero)")

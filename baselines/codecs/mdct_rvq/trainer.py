@@ -21,7 +21,8 @@ import torch
 from bench.baselines.codecs.mdct_rvq.checkpoint import export_weights
 from bench.baselines.codecs.mdct_rvq.config import CONFIGS, TrainConfig
 from bench.baselines.codecs.mdct_rvq.data import SegmentSampler, find_training_files
-from bench.baselines.codecs.mdct_rvq.losses import MultiResolutionSpectralLoss, mdct_loss, snr_loss
+from bench.baselines.codecs.mdct_rvq.losses import (MultiResolutionSpectralLoss, mdct_loss, snr_loss,
+                                                    waveform_weights)
 from bench.baselines.codecs.mdct_rvq.model import MDCTRVQModel
 from bench.errors import BenchError
 from bench.training import console_logger
@@ -48,6 +49,8 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
         changes["batch_size"] = args.batch_size
     if getattr(args, "snr_weight", None) is not None:
         changes["snr_weight"] = args.snr_weight
+    if getattr(args, "waveform_full_stages", None) is not None:
+        changes["waveform_full_stages"] = args.waveform_full_stages
     if getattr(args, "adversarial", False):
         changes.update(adversarial=True, adv_start_step=0)
     return dataclasses.replace(cfg, **changes) if changes else cfg
@@ -127,8 +130,9 @@ class CodecTrainee(Trainee):
         stages = self.model.quantizer.sample_stages(cfg.batch_size, device, self.generator)
         wave_hat, predicted, target, commit = self.model(wave, stages)
         mel, spec = self.spectral(wave_hat, wave)
-        l_mdct = mdct_loss(predicted, target)
-        l_snr = snr_loss(wave_hat, wave)
+        weights = None if cfg.waveform_full_stages <= 1 else waveform_weights(stages, cfg.waveform_full_stages)
+        l_mdct = mdct_loss(predicted, target, weights)
+        l_snr = snr_loss(wave_hat, wave, weights=weights)
         loss = (cfg.mel_weight * mel + cfg.spec_weight * spec + cfg.mdct_weight * l_mdct
                 + cfg.snr_weight * l_snr + cfg.commit_weight * commit)
         terms = {"mel": mel.item(), "spec": spec.item(), "mdct": l_mdct.item(), "snr": l_snr.item(),
