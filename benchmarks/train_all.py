@@ -2,7 +2,8 @@
 
 The chain, in dependency order, each stage a ``bench train`` command of the repo's own recipes:
 
-1. the MDCT-RVQ codec (``bench train codec``),
+1. the MDCT-RVQ codec (``bench train codec``) and its rate-dependent post-filter
+   (``bench train codec-postfilter``, a few hundred decodes: not budgeted),
 2. the Sepformer separator (``bench train separator``),
 3. CodeSep's BTDM and ATSP and the two Table-4 ablations, on the new codec's tokens,
 4. TokenSplit and TokenSplitRefine, on the new codec's tokens (Refine on the new separator).
@@ -46,6 +47,7 @@ class Stage:
     share: float                      # fraction of the budget
     argv: list[str]                   # after ``bench train``
     outputs: list[str] = field(default_factory=list)   # what it writes (relative to --out)
+    budgeted: bool = True             # takes --minutes/--steps (a training loop), else runs to its end
 
 
 def plan(args: argparse.Namespace) -> list[Stage]:
@@ -58,7 +60,12 @@ def plan(args: argparse.Namespace) -> list[Stage]:
     token = ["--config", args.token_config, "--data", data, "--dev", dev, "--codec-checkpoint", codec]
     stages = [
         Stage("codec", 0.30, ["codec", "--config", args.codec_config, "--data", data,
-                              "--out", str(out / "codec.work"), "--export", codec, *common], ["codec.pt"]),
+                              "--out", str(out / "codec.work"), "--export", str(out / "codec-network.pt"),
+                              *common], []),
+        Stage("codec-postfilter", 0.0, ["codec-postfilter", "--checkpoint", str(out / "codec-network.pt"),
+                                        "--data", data, "--out", codec, "--utterances", str(args.postfilter_utterances),
+                                        "--device", args.device, "--threads", str(args.threads)],
+              ["codec.pt"], budgeted=False),
         Stage("separator", 0.25, ["separator", "--config", args.separator_config, "--data", data, "--dev", dev,
                                   "--out", separator, "--work", str(out / "sepformer.work"), *common],
               ["sepformer"]),
@@ -80,7 +87,8 @@ def plan(args: argparse.Namespace) -> list[Stage]:
     ]
     if args.max_steps is not None:
         for stage in stages:
-            stage.argv += ["--steps", str(args.max_steps)]
+            if stage.budgeted:
+                stage.argv += ["--steps", str(args.max_steps)]
     if args.only:
         wanted = set(args.only.split(","))
         stages = [s for s in stages if s.name in wanted]
@@ -102,8 +110,9 @@ INSTALL = {
 
 def run_stage(stage: Stage, minutes: float, bench: list[str]) -> dict:
     """Run one stage with its share of the budget; return its record for commands.json."""
-    argv = [*bench, "train", *stage.argv, "--minutes", f"{minutes:.2f}"]
-    shown = shlex.join(["bench", "train", *stage.argv, "--minutes", f"{minutes:.2f}"])
+    budget = ["--minutes", f"{minutes:.2f}"] if stage.budgeted else []
+    argv = [*bench, "train", *stage.argv, *budget]
+    shown = shlex.join(["bench", "train", *stage.argv, *budget])
     print(f"[train_all] {stage.name}: {shown}", file=sys.stderr, flush=True)
     started = time.monotonic()
     proc = subprocess.run(argv, check=False)
@@ -146,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--codec-config", default="small")
     parser.add_argument("--separator-config", default="small")
     parser.add_argument("--token-config", default="tiny", help="CodeSep and TokenSplit preset")
+    parser.add_argument("--postfilter-utterances", type=int, default=200,
+                        help="training files the codec's post-filter is fitted on")
     parser.add_argument("--max-steps", type=int, default=None, help="cap every stage at N optimiser steps")
     parser.add_argument("--only", default=None, help="comma-separated stage names to run (default: all)")
     parser.add_argument("--install", action="store_true", help="copy the results over the packaged checkpoints")

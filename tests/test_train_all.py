@@ -13,7 +13,7 @@ import pytest
 from libri2mix_tree import IDS, build_tree
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ["codec", "separator", "codesep-btdm", "codesep-atsp", "codesep-btdm-noacbg", "codesep-atsp-notf",
+STAGES = ["codec", "codec-postfilter", "separator", "codesep-btdm", "codesep-atsp", "codesep-btdm-noacbg", "codesep-atsp-notf",
           "tokensplit", "tokensplit-refine"]
 
 
@@ -53,9 +53,15 @@ def test_plan_trains_the_whole_chain_on_the_new_codec_and_separator(tmp_path: Pa
     assert captured["tokensplit-refine"][1] == pytest.approx(10.0, abs=0.05)
     codec = str(tmp_path / "codec.pt")
     for name, (stage, _) in captured.items():
-        assert stage.argv[stage.argv.index("--device") + 1] == "cuda" and stage.argv[-2:] == ["--steps", "5"]
+        assert stage.argv[stage.argv.index("--device") + 1] == "cuda"
+        assert (stage.argv[-2:] == ["--steps", "5"]) == (name != "codec-postfilter")
         if name.startswith(("codesep", "tokensplit")):   # every token model learns the new codec's tokens
             assert stage.argv[stage.argv.index("--codec-checkpoint") + 1] == codec
+    # the token models learn the post-filtered export, which is fitted on the network the codec stage wrote
+    network = captured["codec"][0].argv
+    postfilter = captured["codec-postfilter"][0].argv
+    assert network[network.index("--export") + 1] == postfilter[postfilter.index("--checkpoint") + 1]
+    assert postfilter[postfilter.index("--out") + 1] == codec
     refine = captured["tokensplit-refine"][0].argv
     assert refine[refine.index("--separator-dir") + 1] == str(tmp_path / "sepformer")
     assert "--no-acbg" in captured["codesep-btdm-noacbg"][0].argv
@@ -74,15 +80,17 @@ def test_first_stages_really_train_and_install(tmp_path: Path) -> None:
     out, installed = tmp_path / "chain", tmp_path / "repo"
     cmd = [sys.executable, str(REPO / "benchmarks" / "train_all.py"), "--data", str(data), "--dev", str(data),
            "--out", str(out), "--budget-minutes", "20", "--max-steps", "2", "--codec-config", "tiny",
-           "--separator-config", "tiny", "--only", "codec,separator,codesep-btdm", "--install",
+           "--separator-config", "tiny", "--only", "codec,codec-postfilter,separator,codesep-btdm", "--install",
+           "--postfilter-utterances", "2",
            "--install-root", str(installed)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "commands.json").read_text())
-    assert [s["stage"] for s in summary["stages"]] == ["codec", "separator", "codesep-btdm"]
+    assert [s["stage"] for s in summary["stages"]] == ["codec", "codec-postfilter", "separator", "codesep-btdm"]
     for stage in summary["stages"]:
         assert stage["returncode"] == 0 and stage["command"].startswith("bench train ")
-        assert "--steps 2" in stage["command"] and "--minutes" in stage["command"]
+        budgeted = stage["stage"] != "codec-postfilter"
+        assert ("--steps 2" in stage["command"] and "--minutes" in stage["command"]) == budgeted
     assert sorted(summary["installed"]) == sorted([
         "baselines/codecs/mdct_rvq/checkpoints/small.pt", "baselines/separators/pretrained/sepformer-small",
         "systems/codesep/checkpoints/btdm.pt"])
@@ -93,3 +101,6 @@ def test_first_stages_really_train_and_install(tmp_path: Path) -> None:
     from bench.baselines.codecs.mdct_rvq.checkpoint import codec_sha256
 
     assert codec_sha256(out / "codec.pt") in (out / "btdm.json").read_text()
+    from bench.baselines.codecs.mdct_rvq.checkpoint import load_model
+
+    assert load_model(installed / "baselines/codecs/mdct_rvq/checkpoints/small.pt").post_gain is not None
