@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -85,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     model.post_gain = fit_post_gain(model, waves()).to(next(model.parameters()).device)
     info = json.loads(source.with_suffix(".json").read_text()) if source.with_suffix(".json").is_file() else {}
     info.pop("config", None)
-    command = "bench train codec-postfilter " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else None
+    command = shlex.join(["bench", "train", "codec-postfilter", "--checkpoint", str(args.checkpoint), "--data",
+                          str(args.data), "--out", str(args.out), "--utterances", str(args.utterances)])
     info["post_filter"] = {
         "from": str(source), "data": str(args.data), "utterances": len(files),
         "seconds": round(time.monotonic() - started, 1), "min_gain": MIN_GAIN, "max_gain": MAX_GAIN,
