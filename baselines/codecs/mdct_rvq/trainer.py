@@ -1,7 +1,9 @@
 """What ``bench train codec`` trains, run by the shared loop (:mod:`bench.training.loop`; imported lazily by recipe.py).
 
 Loss (generator):  15 L_mel + L_spec + 5 L_MDCT + w_snr L_SNR + 0.25 L_commit  [+ L_adv + 2 L_feat in ``paper``]
-(w_snr = 1 in ``small``; L_SNR is the waveform SNR in dB, i.e. the signed-coefficient error)
+(w_snr = 5 in ``small``; L_SNR is the waveform SNR in dB, i.e. the signed-coefficient error;
+with ``--waveform-full-stages K`` both waveform terms, L_MDCT and L_SNR, weigh item b by
+min(1, (N'_b - 1) / (K - 1)), see losses.waveform_weights)
 with quantiser dropout drawing N'_b per item, EMA codebooks updated inside the
 forward pass, AdamW with linear warm-up and cosine decay.
 """
