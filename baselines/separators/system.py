@@ -4,8 +4,8 @@
 speechbrain's pretrained format, or names one on the Hugging Face hub
 (``speechbrain/sepformer-libri2mix``), which is then read from the local hub cache at
 its pinned commit (:mod:`bench.hub`; ``bench assets fetch sepformer-libri2mix`` puts it
-there); without it the project's tiny model shipped in ``pretrained/sepformer-tiny`` is
-used.  A model trained at another rate (the public ``speechbrain/sepformer-libri2mix``
+there); without it the project's own model shipped in ``pretrained/sepformer-small`` (trained
+only on voices the embedded test set does not use) is used.  A model trained at another rate (the public ``speechbrain/sepformer-libri2mix``
 runs at 8 kHz) is resampled around, and the config records both rates and, for a hub
 model, the repository and commit, so the run manifest says what happened.
 """
@@ -25,11 +25,11 @@ from bench.system import System
 if TYPE_CHECKING:
     from bench.hub import Snapshot
 
-DEFAULT_MODEL = "sepformer-tiny"
+DEFAULT_MODEL = "sepformer-small"
 
 
 def default_model_dir() -> Path:
-    """The shipped tiny separator (package data)."""
+    """The shipped default separator (package data)."""
     return Path(str(importlib.resources.files("bench.baselines.separators").joinpath("pretrained", DEFAULT_MODEL)))
 
 
