@@ -23,6 +23,12 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    import torch
+
+    from bench.baselines.codecs.mdct_rvq.model import MDCTRVQModel
 
 MIN_GAIN, MAX_GAIN = 0.5, 8.0
 
@@ -37,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu")
 
 
-def fit_post_gain(model, waves, min_gain: float = MIN_GAIN, max_gain: float = MAX_GAIN):
+def fit_post_gain(model: "MDCTRVQModel", waves: "Iterable[torch.Tensor]", min_gain: float = MIN_GAIN,
+                  max_gain: float = MAX_GAIN) -> "torch.Tensor":
     """G [N, hop] from an iterable of 1-D float tensors (see the module docstring)."""
     import torch
 
