@@ -211,6 +211,30 @@ def test_two_step_training_smoke(stage: str, flag: str | None, codec_file: Path,
     assert (out.with_suffix(".json")).is_file() and (tmp_path / f"{stage}.pt.work" / "log.jsonl").is_file()
 
 
+def test_atsp_takes_the_codebook_width_of_its_codec(tmp_path: Path) -> None:
+    """The shipped small codec has K = 64 (tiny: 32); ATSP embeds tokens with the codec's own codebooks."""
+    from bench.systems.codesep.checkpoint import load_weights
+    from bench.systems.codesep.recipe import add_arguments
+    from bench.systems.codesep.trainer import TrainOptions, train
+
+    torch.manual_seed(1)
+    model = MDCTRVQModel(ModelConfig(channels=16, latent_channels=16, encoder_depth=(1, 1), decoder_depth=(1, 1),
+                                     codebook_dim=64))
+    for stage in model.quantizer.stages:
+        stage.codebook.normal_()
+    codec_file = tmp_path / "codec64.pt"
+    export_codec(model, codec_file, {"note": "random K=64 codec"})
+    tree = build_tree(tmp_path / "data", mix_types=("mix_clean",))
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    out = tmp_path / "atsp.pt"
+    train(TrainOptions.from_args(parser.parse_args([
+        "--stage", "atsp", "--data", str(tree.parent), "--split", "test", "--out", str(out),
+        "--codec-checkpoint", str(codec_file), "--steps", "1", "--batch-size", "2", "--segment-frames", "8"])))
+    atsp = load_weights(out, "atsp", codec_file, codec_sha256(codec_file))
+    assert atsp.cfg.codebook_dim == 64 and tuple(atsp.codebooks.shape[1:]) == (1024, 64)
+
+
 class Interrupted(Exception):
     """Stands for a kill in the middle of training."""
 

@@ -103,7 +103,10 @@ class Stage(TokenModelTrainee):
             self.sampler = MixtureSampler(train, schedule.segment_frames, codec.model.cfg.samples_per_frame,
                                           opts.seed, schedule.gain_db, schedule.original_fraction)
         else:
-            self.model = ATSP(preset.atsp).to(self.device)
+            # ATSP embeds tokens with the codec's own codebooks W_n [M, K]: M and K follow the codec
+            codec_cfg = codec.model.cfg
+            atsp_cfg = replace(preset.atsp, codebook_size=codec_cfg.codebook_size, codebook_dim=codec_cfg.codebook_dim)
+            self.model = ATSP(atsp_cfg).to(self.device)
             self.model.set_codebooks(codec_codebooks(codec, num_stages).to(self.device))
             self.sampler = TokenSampler(train, schedule.segment_frames, opts.seed)
         self.optimiser = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad],
