@@ -111,3 +111,21 @@ def test_recipe_writes_a_loadable_codec_with_its_command(tmp_path) -> None:
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["steps"] == 7 and meta["post_filter"]["utterances"] == 2
     assert meta["post_filter"]["command"] == "bench " + " ".join(argv)
+
+
+@pytest.mark.parametrize("twin", ["{not json", "[1, 2]", "\udcff"])
+def test_a_malformed_json_twin_is_one_line_naming_it_and_nothing_is_written(tmp_path, capsys, twin) -> None:
+    from bench.cli import main
+
+    source = tmp_path / "codec.pt"
+    export_weights(random_model(seed=6), source, {"steps": 7})
+    source.with_suffix(".json").write_bytes(twin.encode("utf-8", "surrogateescape"))
+    data = tmp_path / "data" / "s1"
+    data.mkdir(parents=True)
+    sf.write(data / "u0.wav", speech_like(seed=0, seconds=0.6), 16000)
+    out = tmp_path / "pf.pt"
+    code = main(["train", "codec-postfilter", "--checkpoint", str(source), "--data", str(tmp_path / "data"),
+                 "--out", str(out), "--utterances", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and not out.exists()
+    assert str(source.with_suffix(".json")) in err[-1] and "Traceback" not in "\n".join(err)

@@ -212,3 +212,63 @@ def test_a_work_folder_of_the_separator_s_own_earlier_loop_resumes_as_today_s(tm
     for name in ("today", "old"):
         assert trainer.train(options(name, 3))["steps"] == 3
     assert same_state(read_state(tmp_path / "today.work" / "last.pt"), read_state(old))
+
+
+def test_the_shared_memo_gives_every_stage_the_numbers_it_would_compute(model_dir: Path) -> None:
+    """sepformer and fstc@b separate the same mixtures: the second stage must get equal estimates
+    without running the network, and a changed mixture or rate must miss."""
+    from bench.baselines.separators.memo import SeparationMemo
+    from bench.baselines.separators.system import SeparatorStage
+
+    memo = SeparationMemo()
+    mixes = [_mix(3000, 11), _mix(3000, 12), _mix(2500, 13)]
+    direct = load_separator(model_dir).separate_many(mixes, rate=16000)
+    stage_a = SeparatorStage(str(model_dir), "cpu", 16000, "a")
+    stage_b = SeparatorStage(str(model_dir), "cpu", 16000, "b")
+    calls: list[int] = []
+
+    def via(stage, todo_mixes):
+        identity = SeparationMemo.model_identity(stage.files())
+
+        def compute(todo):
+            calls.append(len(todo))
+            return stage.model.separate_many(todo, rate=16000, max_batch=8)
+        return memo.separate(identity, "cpu", 16000, todo_mixes, compute)
+
+    first = via(stage_a, mixes)
+    second = via(stage_b, mixes[::-1])               # another system, another order: all hits
+    assert calls == [3] and memo.hits == 3
+    for got, want in zip(first, direct):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    for got, want in zip(second, first[::-1]):
+        np.testing.assert_array_equal(got, want)
+    second[0][:] = 0.0                               # callers get copies
+    assert np.abs(via(stage_a, [mixes[2]])[0]).max() > 0
+    changed = mixes[0].copy()
+    changed[0] += 1e-3
+    via(stage_a, [changed])
+    assert calls == [3, 1]
+    assert memo.separate("x", "cpu", 8000, [mixes[0]], lambda todo: [np.zeros((2, 3000), np.float32)])[0].max() == 0
+
+
+def test_the_memo_stays_within_its_byte_budget() -> None:
+    from bench.baselines.separators.memo import SeparationMemo
+
+    memo = SeparationMemo(max_bytes=2 * 2 * 1000 * 4)    # two [2, 1000] float32 estimates
+    for seed in range(5):
+        memo.separate("m", "cpu", 16000, [_mix(1000, seed)], lambda todo: [np.ones((2, 1000), np.float32)])
+    assert memo.bytes <= memo.max_bytes and len(memo._items) == 2
+
+
+def test_separator_stages_share_the_process_memo(model_dir: Path, monkeypatch) -> None:
+    from bench.baselines.separators import memo as memo_module
+    from bench.baselines.separators.system import SeparatorStage
+
+    fresh = memo_module.SeparationMemo()
+    monkeypatch.setattr(memo_module, "SHARED", fresh)
+    mixes = [_mix(2000, 21), _mix(2000, 22)]
+    first = SeparatorStage(str(model_dir), "cpu", 16000, "sepformer").separate(mixes, 8)
+    second = SeparatorStage(str(model_dir), "cpu", 16000, "fstc@2").separate(mixes, 8)
+    assert fresh.hits == 2
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)

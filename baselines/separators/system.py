@@ -112,6 +112,7 @@ class SeparatorStage:
         self.rate = rate
         self.config = separator_config(self.model_dir, rate, snapshot)
         self._model = None
+        self._identity: str | None = None
 
     def files(self) -> list[Path]:
         from bench.baselines.separators.sepformer import checkpoint_paths
@@ -128,8 +129,18 @@ class SeparatorStage:
         return self._model
 
     def separate(self, mixtures: Sequence, max_batch: int) -> list:
-        """[S, T] estimates at ``rate`` for each 1-D mixture at ``rate`` (raw model gain)."""
-        return self.model.separate_many(list(mixtures), rate=self.rate, device=self.device, max_batch=max_batch)
+        """[S, T] estimates at ``rate`` for each 1-D mixture at ``rate`` (raw model gain).
+
+        Through the process-wide memo: sepformer and every fstc@b of a run separate the same
+        mixtures with the same weights, so only the first of them computes (see ``memo.py``).
+        """
+        from bench.baselines.separators.memo import SHARED, SeparationMemo
+
+        if self._identity is None:
+            self._identity = SeparationMemo.model_identity(self.files())
+        return SHARED.separate(self._identity, str(self.device), self.rate, list(mixtures),
+                               lambda todo: self.model.separate_many(todo, rate=self.rate, device=self.device,
+                                                                     max_batch=max_batch))
 
 
 def separator_status(model_dir: "str | Path | None") -> str:

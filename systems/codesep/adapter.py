@@ -12,8 +12,9 @@ Only the base tokens are transmitted: one :class:`TokenStream` of 10-bit tokens 
 speaker at 50 frames/s, i.e. 1 kbps in total, which the harness measures from the
 payload.  Options (``bench.toml``): ``checkpoint_dir`` (where ``btdm*.pt``/``atsp*.pt``
 live; default the packaged ones), ``btdm`` / ``atsp`` (explicit files) and
-``codec_checkpoint`` (default the codec's packaged checkpoint).  Weights trained
-against another codec checkpoint are refused.
+``codec_checkpoint`` (default: the packaged codec checkpoint the BTDM weights were
+trained on, else the codec's default).  Weights trained against another codec
+checkpoint are refused.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ CODEC_SAMPLE_RATE = 16000
 
 def _paths(family: str, options: dict[str, Any]) -> tuple[Path, Path | None, Path]:
     """(BTDM file, ATSP file or None, codec checkpoint) for a family and its options."""
-    from bench.baselines.codecs.mdct_rvq.checkpoint import DEFAULT_CHECKPOINT
+    from bench.baselines.codecs.mdct_rvq.checkpoint import codec_for_weights
     from bench.systems.codesep.checkpoint import PACKAGE_CHECKPOINTS
 
     folder = Path(options.get("checkpoint_dir") or PACKAGE_CHECKPOINTS).expanduser()
@@ -48,7 +49,9 @@ def _paths(family: str, options: dict[str, Any]) -> tuple[Path, Path | None, Pat
     atsp = None
     if atsp_name is not None:
         atsp = Path(options["atsp"]).expanduser() if options.get("atsp") else folder / atsp_name
-    codec = Path(options.get("codec_checkpoint") or DEFAULT_CHECKPOINT).expanduser()
+    # no codec named: the packaged one BTDM was trained on (ATSP is then checked against it)
+    codec = (Path(options["codec_checkpoint"]).expanduser() if options.get("codec_checkpoint")
+             else codec_for_weights(btdm))
     return btdm, atsp, codec
 
 

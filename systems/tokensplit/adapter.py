@@ -34,11 +34,13 @@ WEIGHTS = {"tokensplit": "tokensplit.pt", "tokensplit-refine": "tokensplit-refin
 
 
 def _paths(kind: str, options: dict[str, Any]) -> tuple[Path, Path]:
-    from bench.baselines.codecs.mdct_rvq.checkpoint import DEFAULT_CHECKPOINT
+    from bench.baselines.codecs.mdct_rvq.checkpoint import codec_for_weights
     from bench.systems.tokensplit.checkpoint import PACKAGE_CHECKPOINTS
 
     weights = Path(options.get("checkpoint") or PACKAGE_CHECKPOINTS / WEIGHTS[kind]).expanduser()
-    codec = Path(options.get("codec_checkpoint") or DEFAULT_CHECKPOINT).expanduser()
+    # no codec named: the packaged one these weights were trained on
+    codec = (Path(options["codec_checkpoint"]).expanduser() if options.get("codec_checkpoint")
+             else codec_for_weights(weights))
     return weights, codec
 
 

@@ -10,6 +10,7 @@ and refuse to run with any other codec.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from bench.safe_load import atomic_save, load_checkpoint
 from bench.system import file_sha256
 
 PACKAGE_CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
-DEFAULT_CHECKPOINT = PACKAGE_CHECKPOINTS / "tiny.pt"
+DEFAULT_CHECKPOINT = PACKAGE_CHECKPOINTS / "small.pt"
 
 
 DERIVED_SUFFIX = ".embed_sum"
@@ -98,3 +99,40 @@ def check_tied_codec(trained: str | None, weights: Path, codec_path: Path, diges
             f"{model} weights {weights} were trained on tokens of codec checkpoint sha256 {str(trained)[:12]}…, "
             f"but the codec in use ({codec_path}) has sha256 {digest[:12]}…; retrain {model} "
             f"(`bench train {recipe}`) against this codec or use the codec it was trained with")
+
+
+def packaged_codec_for(trained: str | None) -> Path:
+    """The packaged codec checkpoint whose SHA-256 is ``trained``; the default when none is.
+
+    Why: token models only work with the codec they were trained on, so when a user names
+    no codec, the packaged one that fits their weights is the right choice; the default can
+    then move on (tiny -> small) without breaking weights trained on an earlier codec.
+    """
+    if trained:
+        for path in sorted(PACKAGE_CHECKPOINTS.glob("*.pt")):
+            if codec_sha256(path) == trained:
+                return path
+    return DEFAULT_CHECKPOINT
+
+
+def codec_for_weights(weights: Path) -> Path:
+    """The packaged codec a token model's weights file was trained on (see :func:`packaged_codec_for`).
+
+    An unreadable or foreign file falls back to the default codec: loading the weights
+    themselves reports what is wrong with them, naming the file.
+    """
+    try:
+        stat = Path(weights).stat()
+        trained = _recorded_codec_sha256(str(weights), stat.st_size, stat.st_mtime_ns)
+    except (OSError, BenchError):
+        trained = None
+    return packaged_codec_for(trained)
+
+
+@functools.lru_cache(maxsize=32)
+def _recorded_codec_sha256(path: str, size: int, mtime_ns: int) -> str | None:
+    """The ``codec_sha256`` a weights file records, memoised on (path, size, mtime)."""
+    blob = load_checkpoint(Path(path), what="token-model weights")
+    value = blob.get("codec_sha256") if isinstance(blob, dict) else None
+    return value if isinstance(value, str) else None
+

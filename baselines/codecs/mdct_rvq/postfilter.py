@@ -48,7 +48,7 @@ def fit_post_gain(model: "MDCTRVQModel", waves: "Iterable[torch.Tensor]", min_ga
     """G [N, hop] from an iterable of 1-D float tensors (see the module docstring)."""
     import torch
 
-    from bench.baselines.codecs.mdct_rvq.model import expand
+    from bench.baselines.codecs.mdct_rvq.model import compress, expand
     from torch import nn
 
     n_stages, hop = model.cfg.num_stages, model.cfg.hop
@@ -58,11 +58,13 @@ def fit_post_gain(model: "MDCTRVQModel", waves: "Iterable[torch.Tensor]", min_ga
         for wave in waves:
             wave = wave.to(next(model.parameters()).device)[None]
             padded = nn.functional.pad(wave, (0, model.padded_length(wave.shape[-1]) - wave.shape[-1]))
-            clean += model.mdct(padded)[0].double().pow(2).sum(-1).cpu()
-            tokens = model.encode_tokens(wave, n_stages)
-            for n in range(1, n_stages + 1):
-                z_q = model.quantizer.decode(tokens[:, :n]).transpose(1, 2)
-                decoded[n - 1] += expand(model.decoder(z_q))[0].double().pow(2).sum(-1).cpu()
+            coeffs = model.mdct(padded)                     # X, computed once: the target and the encoder's input
+            clean += coeffs[0].double().pow(2).sum(-1).cpu()
+            tokens = model.quantizer.encode(model.encoder(compress(coeffs)).transpose(1, 2), n_stages)
+            z_q = torch.zeros(())
+            for n in range(n_stages):                       # z_q with N' = n + 1 stages: add one codevector
+                z_q = z_q + model.quantizer.stages[n].lookup(tokens[:, n])
+                decoded[n] += expand(model.decoder(z_q.transpose(1, 2)))[0].double().pow(2).sum(-1).cpu()
     gain = (clean[None] / decoded.clamp_min(1e-20)).sqrt().clamp(min_gain, max_gain)
     return gain.float()
 
@@ -78,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     source, out = Path(args.checkpoint), Path(args.out)
     model = load_model(source, device=args.device)
+    info = _training_record(source.with_suffix(".json"))     # a bad twin stops the run before the fit
     model.post_gain = None                                   # fit on the network's own output
     files = find_training_files(Path(args.data))
     files = files[:: max(1, len(files) // args.utterances)][: args.utterances]
@@ -91,8 +94,6 @@ def run(args: argparse.Namespace) -> int:
                 bar.update(1)
 
     model.post_gain = fit_post_gain(model, waves()).to(next(model.parameters()).device)
-    info = json.loads(source.with_suffix(".json").read_text()) if source.with_suffix(".json").is_file() else {}
-    info.pop("config", None)
     command = shlex.join(["bench", "train", "codec-postfilter", "--checkpoint", str(args.checkpoint), "--data",
                           str(args.data), "--out", str(args.out), "--utterances", str(args.utterances)])
     info["post_filter"] = {
@@ -104,3 +105,24 @@ def run(args: argparse.Namespace) -> int:
     export_weights(model, out, info)
     print(f"post-filter fitted on {len(files)} files; wrote {out}", file=sys.stderr)
     return 0
+
+
+def _training_record(path: Path) -> dict:
+    """The JSON twin of the source checkpoint (its history carries over), minus the config.
+
+    The twin is informational: one that is absent is an empty record; one that is not a
+    JSON object stops with a one-line error naming it, before anything is written.
+    """
+    from bench.errors import BenchError
+
+    if not path.is_file():
+        return {}
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BenchError(f"{path}: not valid JSON ({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from None
+    if not isinstance(info, dict):
+        raise BenchError(f"{path}: expected a JSON object describing the checkpoint")
+    info.pop("config", None)
+    return info
+
