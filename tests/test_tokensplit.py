@@ -397,3 +397,36 @@ def test_training_recipe_runs_resumes_and_exports(refine: bool, tied_weights, tm
     model, frames = load_weights(out, "tokensplit-refine" if refine else "tokensplit", codec_file)
     assert frames == 151                                                    # codec frames of one 3 s block
     assert model.cfg.refine is refine and model.cfg.transcript_length == 8
+
+
+def test_training_asr_resumes_from_its_partial_save(tmp_path, monkeypatch) -> None:
+    """A run killed during the ASR of the training blocks keeps what it recognised in whole saves."""
+    import json
+
+    from bench.systems.tokensplit import data as ts_data
+
+    monkeypatch.setattr(ts_data, "TRANSCRIPT_SAVE_EVERY", 3)
+    audio = np.stack([np.full(10, k, dtype=np.float32) for k in range(8)])
+    heard: list[int] = []
+
+    class Recognizer:
+        def __init__(self, fail_at: int | None) -> None:
+            self.fail_at = fail_at
+
+        def transcribe(self, block, rate):
+            k = int(block[0])
+            if k == self.fail_at:
+                raise KeyboardInterrupt
+            heard.append(k)
+            return f"block {k}"
+
+    path = tmp_path / "transcripts.json"
+    with pytest.raises(KeyboardInterrupt):
+        ts_data._transcribe_resumably(Recognizer(fail_at=7), audio, path)
+    assert json.loads((tmp_path / "transcripts.json.partial").read_text()) == [f"block {k}" for k in range(6)]
+    heard.clear()
+    texts = ts_data._transcribe_resumably(Recognizer(fail_at=None), audio, path)
+    assert heard == [6, 7] and texts == [f"block {k}" for k in range(8)]
+    assert json.loads(path.read_text()) == texts and not (tmp_path / "transcripts.json.partial").exists()
+    path.write_text('{"not": "a list"}')
+    assert ts_data._cached_texts(path) is None

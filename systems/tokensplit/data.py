@@ -77,12 +77,9 @@ def load_source_blocks(root: Path, split: str, block_samples: int, codec, codec_
 
     recognizer = get_recognizer(beam_size=1)   # greedy: 3 s of clean read speech, and ~3x faster than beam 5
     text_path = Path(cache_dir) / f"transcripts-{split}-{hashlib.sha256(f'{base}|{recognizer.config}'.encode()).hexdigest()[:20]}.json"
-    transcripts = json.loads(text_path.read_text()) if text_path.is_file() else None
+    transcripts = _cached_texts(text_path)
     if transcripts is None or len(transcripts) != len(audio):
-        from tqdm import tqdm
-
-        transcripts = [recognizer.transcribe(a, 16000) for a in tqdm(audio, desc="ASR of training blocks", unit="block")]
-        _atomic_write(text_path, lambda p: p.write_text(json.dumps(transcripts)))
+        transcripts = _transcribe_resumably(recognizer, audio, text_path)
 
     token_path = Path(cache_dir) / f"tokens-{split}-{hashlib.sha256(f'{base}|{codec_hash}|{levels}'.encode()).hexdigest()[:20]}.pt"
     tokens = None
@@ -94,6 +91,43 @@ def load_source_blocks(root: Path, split: str, block_samples: int, codec, codec_
         tokens = torch.stack([codec.encode_tokens(a, levels).cpu() for a in audio])
         _atomic_write(token_path, lambda p: torch.save({"codec_sha256": codec_hash, "tokens": tokens.to(torch.int16)}, p))
     return SourceBlocks(audio, speakers, transcripts, tokens, pairs)
+
+
+#: blocks recognised between two saves of the partial transcript list
+TRANSCRIPT_SAVE_EVERY = 200
+
+
+def _cached_texts(path: Path) -> list[str] | None:
+    """A cached transcript list, or None when absent or not a list of strings (then it is redone)."""
+    if not path.is_file():
+        return None
+    try:
+        texts = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return texts if isinstance(texts, list) and all(isinstance(t, str) for t in texts) else None
+
+
+def _transcribe_resumably(recognizer, audio: np.ndarray, text_path: Path) -> list[str]:
+    """ASR of every block, saved every :data:`TRANSCRIPT_SAVE_EVERY` blocks to ``<cache>.partial``.
+
+    Why: on one CPU thread the ASR of a 5-hour training set's blocks takes most of an hour,
+    and a killed run would otherwise start it again from the first block.
+    """
+    from bench.progress import progress_bar
+
+    partial = text_path.with_name(text_path.name + ".partial")
+    done = _cached_texts(partial) or []
+    done = done[: len(audio)]
+    with progress_bar(len(audio), desc="ASR of training blocks", unit="block", initial=len(done)) as bar:
+        for index in range(len(done), len(audio)):
+            done.append(recognizer.transcribe(audio[index], 16000))
+            bar.update(1)
+            if len(done) % TRANSCRIPT_SAVE_EVERY == 0:
+                _atomic_write(partial, lambda p: p.write_text(json.dumps(done)))
+    _atomic_write(text_path, lambda p: p.write_text(json.dumps(done)))
+    partial.unlink(missing_ok=True)
+    return done
 
 
 class PairSampler:
