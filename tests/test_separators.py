@@ -256,8 +256,12 @@ def test_the_memo_stays_within_its_byte_budget() -> None:
 
     memo = SeparationMemo(max_bytes=2 * 2 * 1000 * 4)    # two [2, 1000] float32 estimates
     for seed in range(5):
-        memo.separate("m", "cpu", 16000, [_mix(1000, seed)], lambda todo: [np.ones((2, 1000), np.float32)])
+        memo.separate("m", "cpu", 16000, [_mix(1000, seed)], lambda todo: [np.full((2, 1000), seed, np.float32)])
     assert memo.bytes <= memo.max_bytes and len(memo._items) == 2
+    # a second system scanning in the same order hits the first mixtures (an LRU would have none left)
+    again = [memo.separate("m", "cpu", 16000, [_mix(1000, seed)], lambda todo: [np.full((2, 1000), -1, np.float32)])[0]
+             for seed in range(5)]
+    assert [float(a[0, 0]) for a in again] == [0.0, 1.0, -1.0, -1.0, -1.0] and memo.hits == 2
 
 
 def test_separator_stages_share_the_process_memo(model_dir: Path, monkeypatch) -> None:

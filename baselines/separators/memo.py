@@ -11,7 +11,6 @@ those of single calls (mixtures are batched by exact length only; ``tests/test_s
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -21,13 +20,18 @@ MixtureKey = tuple[str, str, int, str]
 
 
 class SeparationMemo:
-    """Least-recently-used separator outputs, bounded in bytes."""
+    """Separator outputs, bounded in bytes: once full, new outputs are not kept.
+
+    Why not least-recently-used: the systems of a request each scan the mixtures in the same
+    order, so on a set larger than the budget an LRU memo would evict every mixture before
+    the next system asks for it; keeping the first ones gives the later systems those hits.
+    """
 
     def __init__(self, max_bytes: int = 512 * 2**20) -> None:
         self.max_bytes = max_bytes
         self.bytes = 0
         self.hits = 0
-        self._items: OrderedDict[MixtureKey, np.ndarray] = OrderedDict()
+        self._items: dict[MixtureKey, np.ndarray] = {}
 
     @staticmethod
     def model_identity(files: Sequence[Path]) -> str:
@@ -46,7 +50,6 @@ class SeparationMemo:
         missing = []
         for index, key in enumerate(keys):
             if key in self._items:
-                self._items.move_to_end(key)
                 out[index] = self._items[key].copy()
                 self.hits += 1
             else:
@@ -59,13 +62,10 @@ class SeparationMemo:
         return [o for o in out if o is not None]
 
     def _remember(self, key: MixtureKey, estimate: np.ndarray) -> None:
-        if key in self._items or estimate.nbytes > self.max_bytes:
+        if key in self._items or self.bytes + estimate.nbytes > self.max_bytes:
             return
         self._items[key] = estimate.copy()
         self.bytes += estimate.nbytes
-        while self.bytes > self.max_bytes:
-            _, old = self._items.popitem(last=False)
-            self.bytes -= old.nbytes
 
 
 def _digest(mixture: np.ndarray) -> str:
