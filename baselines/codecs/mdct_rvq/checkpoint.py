@@ -44,7 +44,7 @@ def export_weights(model: MDCTRVQModel, path: Path, info: dict[str, Any]) -> Non
 
 
 def load_model(path: Path | None = None, device: str = "cpu") -> MDCTRVQModel:
-    """The codec model from a shipped checkpoint (default: ``DEFAULT_CHECKPOINT``, the packaged small one), in eval mode."""
+    """The codec model from a shipped checkpoint (default: the packaged small one), in eval mode."""
     path = Path(path) if path is not None else DEFAULT_CHECKPOINT
     if not path.exists():
         raise BenchError(f"codec checkpoint {path} not found (train one with `bench train codec`)")
