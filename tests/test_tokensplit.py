@@ -430,3 +430,45 @@ def test_training_asr_resumes_from_its_partial_save(tmp_path, monkeypatch) -> No
     assert json.loads(path.read_text()) == texts and not (tmp_path / "transcripts.json.partial").exists()
     path.write_text('{"not": "a list"}')
     assert ts_data._cached_texts(path) is None
+
+
+def test_a_shared_cache_spares_the_second_run_its_asr(tied_weights, tmp_path: Path, monkeypatch):
+    """`--cache DIR` for TokenSplit then TokenSplitRefine: the transcripts are made once."""
+    import argparse
+
+    import bench.metrics.asr as asr
+    from bench.systems.tokensplit import trainer as trainer_module
+    from bench.systems.tokensplit.config import TrainSchedule
+    from bench.systems.tokensplit.recipe import add_arguments
+
+    calls: list[int] = []
+
+    class CountingASR:
+        config = "counting"
+
+        def transcribe(self, audio, rate):
+            calls.append(1)
+            return "word"
+
+    monkeypatch.setattr(asr, "get_recognizer", lambda *a, **k: CountingASR())
+    small = replace(SMALL, output_levels=1, transcript_length=8)
+    monkeypatch.setitem(trainer_module.PRESETS, "tiny", (small, TrainSchedule(
+        batch_size=2, learning_rate=1e-3, warmup_steps=1, max_steps=1, eval_every=1, log_every=1)))
+    _, codec_file = tied_weights
+    base = tmp_path / "data"
+    build_tree(base, mix_types=("mix_clean",))
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    shared = tmp_path / "shared-cache"
+
+    def train(name: str, *extra: str) -> None:
+        argv = ["--data", str(base), "--split", "test", "--out", str(tmp_path / f"{name}.pt"),
+                "--codec-checkpoint", str(codec_file), "--steps", "1", "--cache", str(shared), *extra]
+        trainer_module.train(trainer_module.TrainOptions.from_args(parser.parse_args(argv)))
+
+    train("tokensplit")
+    first = len(calls)
+    assert first > 0 and list(shared.glob("transcripts-*.json"))
+    assert not (tmp_path / "tokensplit.pt.work" / "cache").exists()
+    train("refine", "--refine", "--pool-size", "2")
+    assert len(calls) == first

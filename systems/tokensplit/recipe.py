@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "a program and runs with your rights; give it only for files you trust")
     parser.add_argument("--pool-size", type=int, default=None, help="refine: fixed separated mixtures")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N training mixtures")
+    parser.add_argument("--cache", default=None,
+                        help="folder of ASR transcripts, codec tokens and the refine pool, shareable between "
+                             "runs: its files are keyed by content (default: <work>/cache)")
     add_loop_arguments(parser)
     add_run_arguments(parser)
 

@@ -55,6 +55,7 @@ class TrainOptions:
     threads: int = 1
     device: str = "cpu"
     dev_limit: int = 16
+    cache: Path | None = None
     command: str = ""
 
     @classmethod
@@ -67,7 +68,7 @@ class TrainOptions:
                    semantic=opt("semantic"), trust_torchscript=bool(getattr(args, "trust_torchscript", False)),
                    pool_size=args.pool_size, limit=args.limit, steps=args.steps,
                    minutes=args.minutes, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
-                   seed=args.seed, threads=args.threads, device=args.device,
+                   seed=args.seed, threads=args.threads, device=args.device, cache=opt("cache"),
                    command=shlex.join(["bench", *sys.argv[1:]]))
 
 
@@ -95,7 +96,7 @@ class Examples:
         self.cfg, self.frames = cfg, frames
         self.builder = SequenceBuilder(cfg, frames)
         levels = max(cfg.input_levels, cfg.output_levels)
-        cache = opts.work / "cache"
+        cache = opts.cache or opts.work / "cache"       # content-keyed: TokenSplit and Refine may share one
         self.data = load_source_blocks(opts.data, opts.split, self.block_samples, codec, codec_hash, levels, cache,
                                        limit=opts.limit)
         self.pairs = PairSampler(self.data, opts.seed, schedule.original_fraction, schedule.gain_db)
