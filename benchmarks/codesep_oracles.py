@@ -38,6 +38,7 @@ def main() -> int:
     from bench.catalog import build_system
     from bench.config import SystemSpec
     from bench.metrics.stoi import stoi
+    from bench.systems.codesep.inference import match_to_references
 
     chain = build_system(SystemSpec(name=args.system, family=args.system), device=args.device).inference
     rows: dict[str, list[float]] = {}
@@ -48,13 +49,9 @@ def main() -> int:
         samples = mixture.shape[-1]
         base = chain.base_tokens(mixture)
         reference = chain.reference_tokens(sources)
-        frames = min(base.shape[-1], reference.shape[-1])
-        base, reference = base[:, :frames], reference[:, :, :frames]
-        straight = float((base == reference[:, 0]).float().mean())
-        swapped = float((base == reference[[1, 0], 0]).float().mean())
-        if swapped > straight:
-            reference, sources = reference[[1, 0]], sources[[1, 0]]
-        accuracy.append(max(straight, swapped))
+        order = match_to_references(base, reference[:, 0])                 # as codesep-oracle-aux pairs them
+        reference, sources = reference[order], sources[order]
+        accuracy.append(float((base == reference[:, 0]).float().mean()))
 
         def score(tokens: "torch.Tensor") -> float:
             estimates = chain.decode(tokens, samples)

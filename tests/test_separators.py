@@ -228,7 +228,7 @@ def test_the_shared_memo_gives_every_stage_the_numbers_it_would_compute(model_di
     calls: list[int] = []
 
     def via(stage, todo_mixes):
-        identity = SeparationMemo.model_identity(stage.files())
+        identity = stage.identity
 
         def compute(todo):
             calls.append(len(todo))

@@ -3,15 +3,14 @@
 Why: ``sepformer``, ``fstc@1``, ``fstc@2``, ``fstc@4`` and ``fstc@8`` all separate the very
 same mixtures with the very same network before their codecs differ; the harness runs a
 request's systems one after another in the driver, so each separation after the first is
-a lookup.  The key is the separator's files (path, size, mtime), device, rate and the
-exact bytes of the mixture, so only an identical call can hit; outputs of a batch equal
+a lookup.  The key is the separator's files (their SHA-256, as in the system key), device,
+rate and the exact bytes of the mixture, so only an identical call can hit; outputs of a batch equal
 those of single calls (mixtures are batched by exact length only; ``tests/test_separators.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -32,15 +31,6 @@ class SeparationMemo:
         self.bytes = 0
         self.hits = 0
         self._items: dict[MixtureKey, np.ndarray] = {}
-
-    @staticmethod
-    def model_identity(files: Sequence[Path]) -> str:
-        """Names the separator's weights by path, size and modification time (cheap, no hashing)."""
-        parts = []
-        for path in files:
-            stat = Path(path).stat()
-            parts.append(f"{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}")
-        return "|".join(parts)
 
     def separate(self, model: str, device: str, rate: int, mixtures: Sequence[np.ndarray],
                  compute: Callable[[list[np.ndarray]], list[np.ndarray]]) -> list[np.ndarray]:

@@ -128,17 +128,24 @@ class SeparatorStage:
             self._model = load_separator(self.model_dir, device=self.device)
         return self._model
 
+    @property
+    def identity(self) -> str:
+        """The weights' content: the SHA-256 of each file (memoised; the system key hashes them too)."""
+        from bench.system import file_sha256
+
+        if self._identity is None:
+            self._identity = "|".join(file_sha256(Path(p)) for p in self.files())
+        return self._identity
+
     def separate(self, mixtures: Sequence, max_batch: int) -> list:
         """[S, T] estimates at ``rate`` for each 1-D mixture at ``rate`` (raw model gain).
 
         Through the process-wide memo: sepformer and every fstc@b of a run separate the same
         mixtures with the same weights, so only the first of them computes (see ``memo.py``).
         """
-        from bench.baselines.separators.memo import SHARED, SeparationMemo
+        from bench.baselines.separators.memo import SHARED
 
-        if self._identity is None:
-            self._identity = SeparationMemo.model_identity(self.files())
-        return SHARED.separate(self._identity, str(self.device), self.rate, list(mixtures),
+        return SHARED.separate(self.identity, str(self.device), self.rate, list(mixtures),
                                lambda todo: self.model.separate_many(todo, rate=self.rate, device=self.device,
                                                                      max_batch=max_batch))
 
