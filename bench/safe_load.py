@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections import OrderedDict
 import re
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,37 @@ def load_checkpoint(path: Path | str, map_location: Any = "cpu", what: str = "ch
         raise BenchError(f"{path}: {what} is a directory, not a file") from None
     except Exception as exc:  # torch raises many types for a foreign or damaged file
         raise BenchError(f"{path}: cannot load {what}: {load_error_reason(exc)}") from None
+
+
+def load_checkpoint_shared(path: Path | str, what: str = "checkpoint") -> Any:
+    """:func:`load_checkpoint` on the CPU, read once per process while the file is unchanged.
+
+    A system checks its weights files when it is listed, resolves which codec they were
+    trained on, then loads them: without this each small file would be read and unpickled
+    up to three times at start-up.  The result is shared between callers, so they must
+    treat it as read-only (``load_state_dict`` copies, which is how it is used).
+    """
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise BenchError(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise BenchError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)   # a rewritten file has a new key
+    if key in _SHARED:
+        _SHARED.move_to_end(key)
+        return _SHARED[key]
+    blob = load_checkpoint(path, what=what)       # failures raise and are not remembered
+    _SHARED[key] = blob
+    while len(_SHARED) > _SHARED_MAX:
+        _SHARED.popitem(last=False)
+    return blob
+
+
+#: the few most recently used files of :func:`load_checkpoint_shared` (token-model weights: MBs each)
+_SHARED: "OrderedDict[tuple[str, int, int], Any]" = OrderedDict()
+_SHARED_MAX = 8
 
 
 def load_error_reason(exc: BaseException) -> str:

@@ -74,3 +74,35 @@ def test_an_explicit_codec_option_wins(tmp_path):
 
     chosen = tmp_path / "mine.pt"
     assert _paths("codesep", {"codec_checkpoint": str(chosen)})[2] == chosen
+
+
+def test_codesep_reads_each_weights_file_once_at_start_up(monkeypatch):
+    """Listing, codec resolution and loading share one read of BTDM/ATSP (was three of BTDM)."""
+    from bench import safe_load
+    from bench.systems.codesep.adapter import CodeSepSystem
+
+    reads: list[str] = []
+    real = safe_load.load_checkpoint
+
+    def counting(path, map_location="cpu", what="checkpoint"):
+        reads.append(Path(path).name)
+        return real(path, map_location=map_location, what=what)
+
+    monkeypatch.setattr(safe_load, "load_checkpoint", counting)
+    monkeypatch.setattr(safe_load, "_SHARED", type(safe_load._SHARED)())
+    CodeSepSystem("codesep")
+    assert reads.count("btdm.pt") == 1 and reads.count("atsp.pt") == 1
+
+
+def test_shared_read_sees_a_rewritten_file(tmp_path, monkeypatch):
+    from bench import safe_load
+
+    monkeypatch.setattr(safe_load, "_SHARED", type(safe_load._SHARED)())
+    path = tmp_path / "w.pt"
+    torch.save({"codec_sha256": "a"}, path)
+    assert safe_load.load_checkpoint_shared(path)["codec_sha256"] == "a"
+    torch.save({"codec_sha256": "bb"}, path)          # new size (and mtime): a new key
+    assert safe_load.load_checkpoint_shared(path)["codec_sha256"] == "bb"
+    path.unlink()
+    with pytest.raises(safe_load.BenchError, match="w.pt: checkpoint not found"):
+        safe_load.load_checkpoint_shared(path)

@@ -17,7 +17,7 @@ import torch
 
 from bench.baselines.codecs.mdct_rvq.checkpoint import check_tied_codec
 from bench.errors import BenchError
-from bench.safe_load import atomic_save, load_checkpoint
+from bench.safe_load import atomic_save, load_checkpoint_shared
 from bench.systems.codesep.config import ATSPConfig, BTDMConfig
 from bench.systems.codesep.model import ATSP, BTDM
 
@@ -40,7 +40,7 @@ def read_header(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise BenchError(f"CodeSep weights {path} not found (train them with `bench train codesep`)")
-    blob = load_checkpoint(path, what="CodeSep weights")
+    blob = load_checkpoint_shared(path, what="CodeSep weights")
     if not isinstance(blob, dict) or blob.get("kind") not in KINDS or "state_dict" not in blob:
         raise BenchError(f"{path}: not a CodeSep weights file")
     return blob

@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.baselines.codecs.mdct_rvq.checkpoint import check_tied_codec, codec_sha256
 from bench.errors import BenchError
-from bench.safe_load import atomic_save, load_checkpoint
+from bench.safe_load import atomic_save, load_checkpoint_shared
 from bench.systems.tokensplit.config import TokenSplitConfig
 from bench.systems.tokensplit.model import TokenSplitModel
 from bench.systems.tokensplit.sequences import SequenceBuilder
@@ -36,7 +36,7 @@ def read_header(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise BenchError(f"TokenSplit weights {path} not found (train them with `bench train tokensplit`)")
-    blob = load_checkpoint(path, what="TokenSplit weights")
+    blob = load_checkpoint_shared(path, what="TokenSplit weights")
     if not isinstance(blob, dict) or blob.get("kind") not in KINDS or "state_dict" not in blob:
         raise BenchError(f"{path}: not a TokenSplit weights file")
     return blob

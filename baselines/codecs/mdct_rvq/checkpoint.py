@@ -10,7 +10,6 @@ and refuse to run with any other codec.
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import torch
 from bench.baselines.codecs.mdct_rvq.config import ModelConfig
 from bench.baselines.codecs.mdct_rvq.model import MDCTRVQModel
 from bench.errors import BenchError
-from bench.safe_load import atomic_save, load_checkpoint
+from bench.safe_load import atomic_save, load_checkpoint, load_checkpoint_shared
 from bench.system import file_sha256
 
 PACKAGE_CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
@@ -122,17 +121,10 @@ def codec_for_weights(weights: Path) -> Path:
     themselves reports what is wrong with them, naming the file.
     """
     try:
-        stat = Path(weights).stat()
-        trained = _recorded_codec_sha256(str(weights), stat.st_size, stat.st_mtime_ns)
-    except (OSError, BenchError):
-        trained = None
-    return packaged_codec_for(trained)
-
-
-@functools.lru_cache(maxsize=32)
-def _recorded_codec_sha256(path: str, size: int, mtime_ns: int) -> str | None:
-    """The ``codec_sha256`` a weights file records, memoised on (path, size, mtime)."""
-    blob = load_checkpoint(Path(path), what="token-model weights")
-    value = blob.get("codec_sha256") if isinstance(blob, dict) else None
-    return value if isinstance(value, str) else None
+        # shared read: the system loads this same file right after, without reading it again
+        blob = load_checkpoint_shared(weights, what="token-model weights")
+    except BenchError:
+        blob = None
+    trained = blob.get("codec_sha256") if isinstance(blob, dict) else None
+    return packaged_codec_for(trained if isinstance(trained, str) else None)
 
