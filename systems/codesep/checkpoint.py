@@ -15,9 +15,9 @@ from typing import Any
 
 import torch
 
-from bench.baselines.codecs.mdct_rvq.checkpoint import check_tied_codec
+from bench.baselines.codecs.mdct_rvq.checkpoint import check_tied_codec, read_token_model
 from bench.errors import BenchError
-from bench.safe_load import atomic_save, load_checkpoint_shared
+from bench.safe_load import atomic_save
 from bench.systems.codesep.config import ATSPConfig, BTDMConfig
 from bench.systems.codesep.model import ATSP, BTDM
 
@@ -37,13 +37,7 @@ def export_weights(model: torch.nn.Module, kind: str, path: Path, codec_hash: st
 
 def read_header(path: Path) -> dict[str, Any]:
     """The blob of a weights file (raises a one-line error if it is missing or not ours)."""
-    path = Path(path)
-    if not path.is_file():
-        raise BenchError(f"CodeSep weights {path} not found (train them with `bench train codesep`)")
-    blob = load_checkpoint_shared(path, what="CodeSep weights")
-    if not isinstance(blob, dict) or blob.get("kind") not in KINDS or "state_dict" not in blob:
-        raise BenchError(f"{path}: not a CodeSep weights file")
-    return blob
+    return read_token_model(path, KINDS, "CodeSep", "codesep")
 
 
 def check_codec(blob: dict[str, Any], path: Path, codec_path: Path, codec_hash: str) -> None:

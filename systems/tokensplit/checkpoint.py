@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.baselines.codecs.mdct_rvq.checkpoint import check_tied_codec, codec_sha256
+from bench.baselines.codecs.mdct_rvq.checkpoint import check_tied_codec, codec_sha256, read_token_model
 from bench.errors import BenchError
-from bench.safe_load import atomic_save, load_checkpoint_shared
+from bench.safe_load import atomic_save
 from bench.systems.tokensplit.config import TokenSplitConfig
 from bench.systems.tokensplit.model import TokenSplitModel
 from bench.systems.tokensplit.sequences import SequenceBuilder
@@ -33,13 +33,8 @@ def export_weights(model: TokenSplitModel, frames: int, path: Path, codec_hash: 
 
 
 def read_header(path: Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise BenchError(f"TokenSplit weights {path} not found (train them with `bench train tokensplit`)")
-    blob = load_checkpoint_shared(path, what="TokenSplit weights")
-    if not isinstance(blob, dict) or blob.get("kind") not in KINDS or "state_dict" not in blob:
-        raise BenchError(f"{path}: not a TokenSplit weights file")
-    return blob
+    """The blob of a TokenSplit weights file (one-line error if it is missing or not ours)."""
+    return read_token_model(path, KINDS, "TokenSplit", "tokensplit")
 
 
 def check_codec(blob: dict[str, Any], path: Path, codec_path: Path) -> None:

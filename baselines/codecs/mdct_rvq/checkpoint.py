@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 
@@ -98,6 +98,21 @@ def check_tied_codec(trained: str | None, weights: Path, codec_path: Path, diges
             f"{model} weights {weights} were trained on tokens of codec checkpoint sha256 {str(trained)[:12]}…, "
             f"but the codec in use ({codec_path}) has sha256 {digest[:12]}…; retrain {model} "
             f"(`bench train {recipe}`) against this codec or use the codec it was trained with")
+
+
+def read_token_model(path: Path, kinds: Iterable[str], model: str, recipe: str) -> dict[str, Any]:
+    """The blob of a token model's weights file (CodeSep, TokenSplit), read once per process.
+
+    A missing file, one torch refuses, or one that is not ``model``'s (no known ``kind`` or
+    no ``state_dict``) ends in a one-line error naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BenchError(f"{model} weights {path} not found (train them with `bench train {recipe}`)")
+    blob = load_checkpoint_shared(path, what=f"{model} weights")
+    if not isinstance(blob, dict) or blob.get("kind") not in set(kinds) or "state_dict" not in blob:
+        raise BenchError(f"{path}: not a {model} weights file")
+    return blob
 
 
 def packaged_codec_for(trained: str | None) -> Path:
