@@ -271,7 +271,7 @@ def test_locked_database_is_one_line_and_keeps_rows(small_tree: Path, tmp_path: 
     db = tmp_path / "results" / "bench.sqlite"
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
-    monkeypatch.setattr("bench.store.LOCK_TIMEOUT_S", 0.3)
+    monkeypatch.setattr("bench.store.database.LOCK_TIMEOUT_S", 0.3)   # the module that reads it
     try:
         assert main(args) == 2
     finally:
