@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import os
 import pickle
-from collections import OrderedDict
 import re
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
