@@ -185,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--p835", action="store_true", help="full DNSMOS (P.835 SIG/BAK/OVRL too; slow on CPU)")
     parser.add_argument("--bands", action="store_true",
                         help="also each band's SNR and decoded level against the clean one (dB; shows a muffled band)")
+    parser.add_argument("--post-gain-power", type=float, default=1.0, metavar="P",
+                        help="ablation: decode with the post-filter's gains raised to P (0: without it; 1: as shipped)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = parser.parse_args(argv)
@@ -227,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             if name == "mdct_rvq" and args.checkpoint:
                 options["checkpoint"] = args.checkpoint
             codecs[name] = get_codec(name, **options)
+            if name == "mdct_rvq" and args.post_gain_power != 1.0:
+                scale_post_gain(codecs[name].model, args.post_gain_power)
         row = {"codec": name, **evaluate(codecs[name], kbps, clips, dnsmos, asr, references, args.bands)}
         rows.append(row)
         print(format_row(row), file=sys.stderr, flush=True)
@@ -239,6 +243,16 @@ def main(argv: list[str] | None = None) -> int:
         for text, passed in checks:
             print(f"- {'PASS' if passed else 'FAIL'}: {text}")
     return 0
+
+
+def scale_post_gain(model, power: float) -> None:
+    """Replace the codec's post-filter gains G by G**power (0 removes the filter).
+
+    Why: an ablation that separates what the network decodes from what the post-filter adds,
+    e.g. whether a DNSMOS dip at some rates comes from the gains or from the decoder itself.
+    """
+    if model.post_gain is not None:
+        model.post_gain = None if power == 0 else model.post_gain.pow(power)
 
 
 def band_table(rows: list[dict]) -> str:

@@ -28,3 +28,20 @@ def test_a_halved_high_band_reads_minus_6_db_level_and_plus_6_db_snr():
     assert bands["level_0-1k"] == pytest.approx(0.0, abs=1e-6) and bands["snr_0-1k"] > 100
     table = cq.band_table([{"codec": "x", "kbps": 8.0, **bands}])
     assert "| x | 8 |" in table and "6.0 / -6.0" in table
+
+
+def test_post_gain_power_scales_the_filter_and_zero_removes_it():
+    import torch
+
+    cq = load_benchmark()
+
+    class Model:
+        post_gain = torch.tensor([[2.0, 4.0], [0.5, 1.0]])
+
+    model = Model()
+    cq.scale_post_gain(model, 0.5)
+    assert torch.allclose(model.post_gain, torch.tensor([[2.0 ** 0.5, 2.0], [0.5 ** 0.5, 1.0]]))
+    cq.scale_post_gain(model, 0)
+    assert model.post_gain is None
+    cq.scale_post_gain(model, 2.0)                  # no filter: stays without one
+    assert model.post_gain is None
