@@ -79,7 +79,7 @@ class CodeSepSystem(System):
 
     def _build(self, name: str):
         from bench.baselines.codecs.mdct_rvq.codec import MDCTRVQCodec
-        from bench.baselines.codecs.mdct_rvq.checkpoint import codec_sha256
+        from bench.baselines.codecs.mdct_rvq.checkpoint import codec_token_ids
         from bench.systems.codesep.checkpoint import load_weights
         from bench.systems.codesep.inference import CodeSepInference
 
@@ -87,7 +87,7 @@ class CodeSepSystem(System):
         if status != "present":
             raise BenchError(f"system {name!r}: weights {status}")
         codec = MDCTRVQCodec(self.codec_path, device=self.device)
-        digest = codec_sha256(self.codec_path)
+        digest = codec_token_ids(self.codec_path)
         btdm = load_weights(self.btdm_path, "btdm", self.codec_path, digest, self.device)
         atsp = (load_weights(self.atsp_path, "atsp", self.codec_path, digest, self.device)
                 if self.atsp_path is not None else None)
@@ -117,11 +117,11 @@ class CodeSepSystem(System):
         for what, path in (("codec checkpoint", codec), ("BTDM weights", btdm), ("ATSP weights", atsp)):
             if path is not None and not path.is_file():
                 return f"missing: {what} {path} (train with `bench train codesep`)"
-        from bench.baselines.codecs.mdct_rvq.checkpoint import codec_sha256
+        from bench.baselines.codecs.mdct_rvq.checkpoint import codec_token_ids
         from bench.systems.codesep.checkpoint import check_codec, read_header
 
         try:
-            digest = codec_sha256(codec)
+            digest = codec_token_ids(codec)
             for path in (btdm, atsp):
                 if path is not None:
                     check_codec(read_header(path), path, codec, digest)

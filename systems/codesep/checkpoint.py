@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 
@@ -40,12 +40,13 @@ def read_header(path: Path) -> dict[str, Any]:
     return read_token_model(path, KINDS, "CodeSep", "codesep")
 
 
-def check_codec(blob: dict[str, Any], path: Path, codec_path: Path, codec_hash: str) -> None:
+def check_codec(blob: dict[str, Any], path: Path, codec_path: Path, codec_hash: str | Iterable[str]) -> None:
     """Refuse weights trained against another codec checkpoint than the one in use."""
     check_tied_codec(blob.get("codec_sha256"), path, codec_path, codec_hash, "CodeSep", "codesep")
 
 
-def load_weights(path: Path, kind: str, codec_path: Path, codec_hash: str, device: str = "cpu") -> torch.nn.Module:
+def load_weights(path: Path, kind: str, codec_path: Path, codec_hash: str | Iterable[str],
+                 device: str = "cpu") -> torch.nn.Module:
     """The ``kind`` network from ``path`` in eval mode, after checking its codec hash."""
     blob = read_header(path)
     if blob["kind"] != kind:

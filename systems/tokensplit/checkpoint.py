@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.baselines.codecs.mdct_rvq.checkpoint import check_tied_codec, codec_sha256, read_token_model
+from bench.baselines.codecs.mdct_rvq.checkpoint import check_tied_codec, codec_token_ids, read_token_model
 from bench.errors import BenchError
 from bench.safe_load import atomic_save
 from bench.systems.tokensplit.config import TokenSplitConfig
@@ -39,7 +39,7 @@ def read_header(path: Path) -> dict[str, Any]:
 
 def check_codec(blob: dict[str, Any], path: Path, codec_path: Path) -> None:
     """Refuse weights trained against another codec checkpoint than the one in use."""
-    check_tied_codec(blob.get("codec_sha256"), path, codec_path, codec_sha256(codec_path), "TokenSplit",
+    check_tied_codec(blob.get("codec_sha256"), path, codec_path, codec_token_ids(codec_path), "TokenSplit",
                      "tokensplit")
 
 

@@ -37,8 +37,12 @@ def export_weights(model: MDCTRVQModel, path: Path, info: dict[str, Any]) -> Non
     blob = {"format": 1, "config": model.cfg.to_dict(), "state_dict": state}
     if model.post_gain is not None:
         blob["post_gain"] = model.post_gain.detach().float().cpu().clone()
+    if model.tokens_of:
+        blob["tokens_of"] = list(model.tokens_of)
     atomic_save(blob, path)
     meta = {"config": model.cfg.to_dict(), **info}
+    if model.tokens_of:
+        meta["tokens_of"] = list(model.tokens_of)
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
 
 
@@ -65,7 +69,18 @@ def load_model(path: Path | None = None, device: str = "cpu") -> MDCTRVQModel:
             vq.restore_embed_sum()
     if blob.get("post_gain") is not None:
         model.post_gain = checked_post_gain(blob["post_gain"], model, path)
+    model.tokens_of = checked_tokens_of(blob.get("tokens_of"), path)
     return model.to(device).eval()
+
+
+def checked_tokens_of(value: object, path: Path) -> tuple[str, ...]:
+    """An export's token lineage: a list of hex SHA-256 strings (absent: none)."""
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v) for v in value):
+        raise BenchError(f"{path}: tokens_of must be a list of hex SHA-256 strings")
+    return tuple(value)
 
 
 def checked_post_gain(gain: object, model: MDCTRVQModel, path: Path) -> torch.Tensor:
@@ -86,14 +101,29 @@ def codec_sha256(path: Path) -> str:
     return file_sha256(Path(path))
 
 
-def check_tied_codec(trained: str | None, weights: Path, codec_path: Path, digest: str, model: str,
-                     recipe: str) -> None:
+def codec_token_ids(path: Path) -> frozenset[str]:
+    """The SHA-256s whose tokens the codec file ``path`` produces: its own and its ``tokens_of`` lineage.
+
+    Why: a decoder-only fine-tune (``bench train codec --decoder-only``) changes the file but
+    not one token, so CodeSep/TokenSplit weights trained on its parent still fit it.
+    """
+    digest = codec_sha256(path)
+    blob = load_checkpoint_shared(Path(path), what="codec checkpoint")
+    lineage = checked_tokens_of(blob.get("tokens_of"), Path(path)) if isinstance(blob, dict) else ()
+    return frozenset((digest, *lineage))
+
+
+def check_tied_codec(trained: str | None, weights: Path, codec_path: Path, digest: str | Iterable[str],
+                     model: str, recipe: str) -> None:
     """Refuse ``model`` weights trained on the tokens of another codec checkpoint than the one in use.
 
     Why: tokens, and so every prediction target, depend on the codec's weights; weights used
-    with any other codec would produce garbage.
+    with any other codec would produce garbage.  ``digest`` is the codec file's SHA-256, or
+    the set of :func:`codec_token_ids` (its own and those whose tokens it reproduces).
     """
-    if trained != digest:
+    accepted = {digest} if isinstance(digest, str) else set(digest)
+    if trained not in accepted:
+        digest = codec_sha256(codec_path)
         raise BenchError(
             f"{model} weights {weights} were trained on tokens of codec checkpoint sha256 {str(trained)[:12]}…, "
             f"but the codec in use ({codec_path}) has sha256 {digest[:12]}…; retrain {model} "
@@ -123,9 +153,16 @@ def packaged_codec_for(trained: str | None) -> Path:
     then move on (tiny -> small) without breaking weights trained on an earlier codec.
     """
     if trained:
-        for path in sorted(PACKAGE_CHECKPOINTS.glob("*.pt")):
+        packaged = sorted(PACKAGE_CHECKPOINTS.glob("*.pt"))
+        for path in packaged:                       # the very file first, then one that reproduces its tokens
             if codec_sha256(path) == trained:
                 return path
+        for path in packaged:
+            try:
+                if trained in codec_token_ids(path):
+                    return path
+            except BenchError:
+                continue
     return DEFAULT_CHECKPOINT
 
 

@@ -31,6 +31,7 @@ class ModelConfig:
     ema_decay: float = 0.99
     dropout_prob: float = 0.5       # quantiser dropout: P(N' ~ U{1..N}) per item
     linear_path: bool = False       # a linear projection beside each backbone (see model.py)
+    stage_conditioning: bool = False  # the decoder is told N' (a learned per-rate offset, see model.py)
 
     @property
     def frame_rate(self) -> float:
@@ -66,6 +67,7 @@ class TrainConfig:
                                     # signed-coefficient MSE; without it the signs are never learned
     waveform_full_stages: int = 0   # >1: waveform terms (SNR, MDCT L1) ramp in with N', full from here on
     commit_weight: float = 0.25
+    decoder_only: bool = False      # encoder and codebooks frozen: a fine-tune that keeps every token
     adversarial: bool = False       # multi-period + multi-resolution discriminators
     adv_weight: float = 1.0
     feature_weight: float = 2.0

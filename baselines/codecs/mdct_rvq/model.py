@@ -15,6 +15,13 @@ which discards each frame's scale and sign pattern as a whole; a waveform-faithf
 codec needs exactly that information, and a linear path (a learned transform code,
 like a KLT of the MDCT frames) carries it from the first steps on, leaving the
 backbones the nonlinear part.
+
+With ``stage_conditioning`` the decoder also knows how many stages N' coded the latent:
+a learned vector e[N'] is added to its first normalised feature map, h = LN(conv(z_q)) + e[N'].
+Why: z_q from 2 stages is a coarse sketch whose best reconstruction is smoother than the
+one for 16 stages; a decoder shared across rates without knowing N' must compromise
+between them.  e is zero at initialisation, so a rate-blind decoder is the starting point
+and a decoder-only fine-tune (encoder and codebooks frozen) keeps every token unchanged.
 """
 
 from __future__ import annotations
@@ -73,6 +80,7 @@ class Decoder(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         c, c2 = cfg.channels, cfg.latent_channels
+        self.cfg_num_stages = cfg.num_stages
         self.net = nn.Sequential(
             nn.Conv1d(cfg.codebook_dim, c2, 7, padding=3), ChannelNorm(c2), stack(c2, cfg.decoder_depth[0]),
             ChannelNorm(c2), nn.ConvTranspose1d(c2, c, cfg.downsample, stride=cfg.downsample),
@@ -80,9 +88,21 @@ class Decoder(nn.Module):
         )
         self.linear = (nn.ConvTranspose1d(cfg.codebook_dim, cfg.hop, cfg.downsample, stride=cfg.downsample,
                                           bias=False) if cfg.linear_path else None)
+        self.stage_embedding = None
+        if cfg.stage_conditioning:
+            # e[N'-1] [c2]; zero-initialised so that conditioning starts as a no-op
+            self.stage_embedding = nn.Embedding(cfg.num_stages, c2)
+            nn.init.zeros_(self.stage_embedding.weight)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        c = self.net(z)
+    def forward(self, z: torch.Tensor, num_stages: torch.Tensor | int | None = None) -> torch.Tensor:
+        """c^ for z_q; ``num_stages`` (N', an int or one per item) feeds the stage embedding."""
+        if self.stage_embedding is None:
+            c = self.net(z)
+        else:
+            count = self.cfg_num_stages if num_stages is None else num_stages
+            stages = torch.as_tensor(count, device=z.device).long().reshape(-1).expand(z.shape[0])
+            h = self.net[1](self.net[0](z)) + self.stage_embedding(stages - 1)[:, :, None]
+            c = self.net[2:](h)
         return c if self.linear is None else c + self.linear(z)
 
 
@@ -100,6 +120,9 @@ class MDCTRVQModel(nn.Module):
         # G [N, hop]: the rate-dependent post-filter of :mod:`...mdct_rvq.postfilter` (None = none);
         # not persistent, so training states never carry it: an export does, under "post_gain"
         self.register_buffer("post_gain", None, persistent=False)
+        # SHA-256s of earlier codec files whose tokens this model reproduces exactly (a decoder-only
+        # fine-tune keeps the encoder and codebooks): token models trained on those still fit it
+        self.tokens_of: tuple[str, ...] = ()
 
     # -- framing ----------------------------------------------------------------------------------
     def num_frames(self, num_samples: int) -> int:
@@ -123,7 +146,7 @@ class MDCTRVQModel(nn.Module):
 
         With a post-filter and a known ``num_stages`` N', bin k of X^ is scaled by G[N', k].
         """
-        coeffs = expand(self.decoder(z_q))
+        coeffs = expand(self.decoder(z_q, num_stages))
         if self.post_gain is not None and num_stages is not None:
             coeffs = coeffs * self.post_gain[num_stages - 1][None, :, None]
         return self.mdct.inverse(coeffs, num_samples)
@@ -150,6 +173,6 @@ class MDCTRVQModel(nn.Module):
         target = compress(self.mdct(padded))
         z = self.encoder(target)
         z_q, _, commit = self.quantizer(z.transpose(1, 2), num_stages)
-        predicted = self.decoder(z_q.transpose(1, 2))
+        predicted = self.decoder(z_q.transpose(1, 2), num_stages)
         wave_hat = self.mdct.inverse(expand(predicted), wave.shape[-1])
         return wave_hat, predicted, target, commit

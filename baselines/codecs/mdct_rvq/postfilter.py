@@ -64,7 +64,7 @@ def fit_post_gain(model: "MDCTRVQModel", waves: "Iterable[torch.Tensor]", min_ga
             z_q = torch.zeros(())
             for n in range(n_stages):                       # z_q with N' = n + 1 stages: add one codevector
                 z_q = z_q + model.quantizer.stages[n].lookup(tokens[:, n])
-                decoded[n] += expand(model.decoder(z_q.transpose(1, 2)))[0].double().pow(2).sum(-1).cpu()
+                decoded[n] += expand(model.decoder(z_q.transpose(1, 2), n + 1))[0].double().pow(2).sum(-1).cpu()
     gain = (clean[None] / decoded.clamp_min(1e-20)).sqrt().clamp(min_gain, max_gain)
     return gain.float()
 

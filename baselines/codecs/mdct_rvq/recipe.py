@@ -30,6 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adversarial", action="store_true",
                         help="add the discriminators' adversarial and feature-matching losses from this step on "
                              "(they restore the high-band texture that the waveform terms shrink towards zero)")
+    parser.add_argument("--stage-conditioning", action="store_true",
+                        help="give the decoder a learned per-rate offset e[N'] (zero at start; see model.py)")
+    parser.add_argument("--decoder-only", action="store_true",
+                        help="freeze the encoder and codebooks (no EMA updates) and train only the decoder: every "
+                             "token stays as it was, so token models trained on the --init codec still fit")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
     parser.add_argument("--seed", type=int, default=0)

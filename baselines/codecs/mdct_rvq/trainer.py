@@ -55,6 +55,10 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
         changes["waveform_full_stages"] = args.waveform_full_stages
     if getattr(args, "adversarial", False):
         changes.update(adversarial=True, adv_start_step=0)
+    if getattr(args, "stage_conditioning", False):
+        changes["model"] = dataclasses.replace(cfg.model, stage_conditioning=True)
+    if getattr(args, "decoder_only", False):
+        changes["decoder_only"] = True
     return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
@@ -89,9 +93,15 @@ def init_from_export(model: MDCTRVQModel, path: Path, cfg: TrainConfig, device: 
     from bench.baselines.codecs.mdct_rvq.checkpoint import load_model
 
     loaded = load_model(path, str(device))
-    if loaded.cfg != cfg.model:
+    if dataclasses.replace(loaded.cfg, stage_conditioning=cfg.model.stage_conditioning) != cfg.model:
         raise BenchError(f"{path}: its model config differs from the preset's; pick the matching --config")
-    model.load_state_dict(loaded.state_dict())
+    if cfg.model.stage_conditioning and not loaded.cfg.stage_conditioning:
+        # a rate-blind export grows a (zero) stage embedding: the same function to start from
+        missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
+        if unexpected or set(missing) != {"decoder.stage_embedding.weight"}:
+            raise BenchError(f"{path}: weights do not fit the preset ({sorted(missing + unexpected)[:3]})")
+    else:
+        model.load_state_dict(loaded.state_dict())
     meta_path = path.with_suffix(".json")
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     return int(meta.get("steps", 0)), float(meta.get("train_seconds", 0.0)), list(meta.get("history", []))
@@ -105,7 +115,12 @@ class CodecTrainee(Trainee):
         self.cfg, self.model, self.sampler, self.generator, self.val_batch = cfg, model, sampler, generator, val_batch
         self.device = device
         self.spectral = MultiResolutionSpectralLoss(cfg.model.sample_rate).to(device)
-        self.optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, betas=(0.8, 0.99),
+        trained = model.parameters()
+        if cfg.decoder_only:
+            for part in (model.encoder, model.quantizer):
+                part.requires_grad_(False)
+            trained = model.decoder.parameters()
+        self.optimiser = torch.optim.AdamW(trained, lr=cfg.learning_rate, betas=(0.8, 0.99),
                                            weight_decay=cfg.weight_decay)
         self.critics = self.critic_optimiser = None
         if cfg.adversarial:
@@ -130,6 +145,10 @@ class CodecTrainee(Trainee):
         cfg, device = self.cfg, self.device
         wave = self.sampler.batch(cfg.batch_size, self.generator).to(device)
         stages = self.model.quantizer.sample_stages(cfg.batch_size, device, self.generator)
+        if cfg.decoder_only:
+            # eval mode: the EMA codebooks neither update nor restart dead codes, so tokens stay fixed
+            self.model.encoder.eval()
+            self.model.quantizer.eval()
         wave_hat, predicted, target, commit = self.model(wave, stages)
         mel, spec = self.spectral(wave_hat, wave)
         weights = None if cfg.waveform_full_stages <= 1 else waveform_weights(stages, cfg.waveform_full_stages)
@@ -184,6 +203,8 @@ class CodecTrainee(Trainee):
 def train(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
     cfg = resolve_config(args)
+    if cfg.decoder_only and not getattr(args, "init", None):
+        raise BenchError("--decoder-only fine-tunes a trained codec: name it with --init PATH")
     device = torch.device(args.device)
     out = Path(args.out or f"runs/codec-{args.config}")
     out.mkdir(parents=True, exist_ok=True)
@@ -222,6 +243,8 @@ def train(args: argparse.Namespace) -> int:
                             init=init if getattr(args, "init", None) else None,
                             log=console_logger("bench.codec.train", sys.stderr))
     if args.export:
+        if cfg.decoder_only:
+            model.tokens_of = token_lineage(model, Path(args.init))
         final = result.scores if result.scores is not None else trainee.evaluate()
         export_weights(model, Path(args.export), {
             "command": command, "history": result.history,
@@ -232,3 +255,20 @@ def train(args: argparse.Namespace) -> int:
         })
         print(f"exported {args.export}", file=sys.stderr)
     return 0
+
+
+def token_lineage(model: MDCTRVQModel, init: Path) -> tuple[str, ...]:
+    """(sha256 of ``init``, *its own lineage)) once the encoder and codebooks are checked unchanged.
+
+    Why: the lineage lets token models trained on ``init`` run with the fine-tuned codec,
+    so it must only be claimed when every token is provably the same: the weights that
+    decide tokens (encoder, codebooks) are compared exactly with the parent's.
+    """
+    from bench.baselines.codecs.mdct_rvq.checkpoint import codec_sha256, load_model
+
+    parent = load_model(init, "cpu")
+    mine, theirs = model.state_dict(), parent.state_dict()
+    for key, value in theirs.items():
+        if key.startswith(("encoder.", "quantizer.")) and not torch.equal(mine[key].cpu(), value):
+            raise BenchError(f"--decoder-only run changed {key}: its tokens differ from {init}'s")
+    return (codec_sha256(init), *parent.tokens_of)
