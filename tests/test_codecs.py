@@ -262,6 +262,9 @@ def test_waveform_terms_ramp_in_with_the_stage_count() -> None:
     stages = torch.tensor([1, 4, 8, 16, 20])
     torch.testing.assert_close(waveform_weights(stages, 16), torch.tensor([0.0, 3 / 15, 7 / 15, 1.0, 1.0]))
     torch.testing.assert_close(waveform_weights(stages, 0), torch.ones(5))
+    # foot moved to 8 stages: zero up to 8, then (N' - 8) / 8
+    torch.testing.assert_close(waveform_weights(torch.tensor([1, 8, 9, 12, 16]), 16, 8),
+                               torch.tensor([0.0, 0.0, 1 / 8, 4 / 8, 1.0]))
     torch.manual_seed(0)
     target, estimate = torch.randn(3, 800), torch.randn(3, 800, requires_grad=True)
     ones = torch.ones(3)

@@ -66,6 +66,7 @@ class TrainConfig:
     snr_weight: float = 0.0         # waveform SNR term (dB): the MDCT is orthogonal, so this is also the
                                     # signed-coefficient MSE; without it the signs are never learned
     waveform_full_stages: int = 0   # >1: waveform terms (SNR, MDCT L1) ramp in with N', full from here on
+    waveform_zero_stages: int = 1   # ... and weigh 0 up to this many stages (1: the ramp starts at N' = 1)
     commit_weight: float = 0.25
     decoder_only: bool = False      # encoder and codebooks frozen: a fine-tune that keeps every token
     adversarial: bool = False       # multi-period + multi-resolution discriminators

@@ -64,7 +64,7 @@ def snr_loss(estimate: torch.Tensor, target: torch.Tensor, floor_db: float = -40
     return per_item.mean() if weights is None else (weights * per_item).mean()
 
 
-def waveform_weights(stages: torch.Tensor, full_from: int) -> torch.Tensor:
+def waveform_weights(stages: torch.Tensor, full_from: int, zero_until: int = 1) -> torch.Tensor:
     """Per-item weight of the waveform terms for items coded with N'_b = ``stages`` stages.
 
     Why: with few stages the tokens cannot carry the coefficients' signs, and the waveform
@@ -72,8 +72,11 @@ def waveform_weights(stages: torch.Tensor, full_from: int) -> torch.Tensor:
     (muffled 2-8 kHz). Ramping them in with the stage count, w = (N'-1)/(full_from-1)
     capped at 1, leaves the lowest rates to the spectral terms (like the ``tiny`` codec,
     which has none) and asks for the waveform where the bits can carry it.
-    ``full_from`` <= 1 gives every item weight 1 (the earlier objective).
+    ``full_from`` <= 1 gives every item weight 1 (the earlier objective).  ``zero_until`` Z moves
+    the ramp's foot: w = (N'-Z)/(full_from-Z), zero up to Z stages (Z = 1: the ramp above), for
+    a codec whose low and middle rates should be judged by the spectral terms alone.
     """
     if full_from <= 1:
         return torch.ones_like(stages, dtype=torch.float32)
-    return ((stages.float() - 1) / (full_from - 1)).clamp(0.0, 1.0)
+    zero_until = min(max(1, zero_until), full_from - 1)
+    return ((stages.float() - zero_until) / (full_from - zero_until)).clamp(0.0, 1.0)

@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--waveform-full-stages", type=int, default=None, metavar="N",
                         help="ramp the waveform terms (SNR, MDCT L1) in with the number of stages an item is coded "
                              "with: weight 0 at 1 stage, full from N stages on (default: full at every rate)")
+    parser.add_argument("--waveform-zero-stages", type=int, default=None, metavar="Z",
+                        help="with --waveform-full-stages N: the waveform terms weigh 0 up to Z stages and ramp to "
+                             "full at N (default 1)")
     parser.add_argument("--adversarial", action="store_true",
                         help="add the discriminators' adversarial and feature-matching losses from this step on "
                              "(they restore the high-band texture that the waveform terms shrink towards zero)")

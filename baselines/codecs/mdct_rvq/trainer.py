@@ -3,7 +3,7 @@
 Loss (generator):  15 L_mel + L_spec + 5 L_MDCT + w_snr L_SNR + 0.25 L_commit  [+ L_adv + 2 L_feat in ``paper``]
 (w_snr = 5 in ``small``; L_SNR is the waveform SNR in dB, i.e. the signed-coefficient error;
 with ``--waveform-full-stages K`` both waveform terms, L_MDCT and L_SNR, weigh item b by
-min(1, (N'_b - 1) / (K - 1)), see losses.waveform_weights)
+min(1, (N'_b - Z) / (K - Z)) with Z = ``--waveform-zero-stages`` (default 1), see losses.waveform_weights)
 with quantiser dropout drawing N'_b per item, EMA codebooks updated inside the
 forward pass, AdamW with linear warm-up and cosine decay.
 """
@@ -53,6 +53,8 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
         changes["snr_weight"] = args.snr_weight
     if getattr(args, "waveform_full_stages", None) is not None:
         changes["waveform_full_stages"] = args.waveform_full_stages
+    if getattr(args, "waveform_zero_stages", None) is not None:
+        changes["waveform_zero_stages"] = args.waveform_zero_stages
     if getattr(args, "adversarial", False):
         changes.update(adversarial=True, adv_start_step=0)
     if getattr(args, "stage_conditioning", False):
@@ -151,7 +153,8 @@ class CodecTrainee(Trainee):
             self.model.quantizer.eval()
         wave_hat, predicted, target, commit = self.model(wave, stages)
         mel, spec = self.spectral(wave_hat, wave)
-        weights = None if cfg.waveform_full_stages <= 1 else waveform_weights(stages, cfg.waveform_full_stages)
+        weights = None if cfg.waveform_full_stages <= 1 else waveform_weights(stages, cfg.waveform_full_stages,
+                                                                              cfg.waveform_zero_stages)
         l_mdct = mdct_loss(predicted, target, weights)
         l_snr = snr_loss(wave_hat, wave, weights=weights)
         loss = (cfg.mel_weight * mel + cfg.spec_weight * spec + cfg.mdct_weight * l_mdct
