@@ -261,7 +261,7 @@ def train(args: argparse.Namespace) -> int:
 
 
 def token_lineage(model: MDCTRVQModel, init: Path) -> tuple[str, ...]:
-    """(sha256 of ``init``, *its own lineage)) once the encoder and codebooks are checked unchanged.
+    """(sha256 of ``init``, *its own lineage), once the encoder and codebooks are checked unchanged.
 
     Why: the lineage lets token models trained on ``init`` run with the fine-tuned codec,
     so it must only be claimed when every token is provably the same: the weights that
