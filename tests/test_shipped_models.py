@@ -23,15 +23,14 @@ EMBEDDED = Path(bench.__file__).parent / "data" / "embedded" / "Libri2Mix"
 LIMIT = 8   # the first 8 embedded mixtures (no --subset-seed): 16 clean sources
 
 # measured on the first 8 embedded mixtures with the shipped defaults (small codec with its stage-conditioned
-# decoder, small Sepformer at step 13250, CodeSep trained on the small codec's tokens), minus a margin:
-# Sepformer SI-SNRi 6.58 dB (step 11000: 6.29); STOI codesep 0.491, fstc@2 0.564, fstc@8 0.668 (FSTC rises
-# by 0.10 from 2 to 8 kbps); codec STOI on the 16
-# clean sources 0.599 / 0.673 / 0.744 / 0.808 / 0.863 at 0.5 / 1 / 2 / 4 / 8 kbps with the stage-conditioned
-# decoder (the rate-blind one before it: 0.596 / 0.656 / 0.724 / 0.788 / 0.844)
-SEPFORMER_SISNRI_FLOOR_DB = 6.3
-CODEC_STOI_FLOORS = {0.5: 0.58, 1.0: 0.65, 2.0: 0.72, 4.0: 0.79, 8.0: 0.84}  # default codec, clean sources
-SYSTEM_STOI_FLOORS = {"codesep": 0.47, "fstc@2": 0.54, "fstc@8": 0.645}
-FSTC_STOI_RISE_2_TO_8 = 0.06   # measured 0.104 (step-11000 Sepformer: 0.098)
+# decoder at step 31997, small Sepformer at step 18750, CodeSep trained on the small codec's tokens), minus a
+# margin: Sepformer SI-SNRi 6.81 dB (step 13250: 6.58); STOI codesep 0.491, fstc@2 0.572, fstc@8 0.681 (FSTC
+# rises by 0.110 from 2 to 8 kbps); codec STOI on the 16 clean sources 0.610 / 0.690 / 0.759 / 0.824 / 0.876
+# at 0.5 / 1 / 2 / 4 / 8 kbps (the step-18000 decoder: 0.599 / 0.673 / 0.744 / 0.808 / 0.863)
+SEPFORMER_SISNRI_FLOOR_DB = 6.5
+CODEC_STOI_FLOORS = {0.5: 0.59, 1.0: 0.67, 2.0: 0.74, 4.0: 0.80, 8.0: 0.855}  # default codec, clean sources
+SYSTEM_STOI_FLOORS = {"codesep": 0.47, "fstc@2": 0.55, "fstc@8": 0.66}
+FSTC_STOI_RISE_2_TO_8 = 0.06   # measured 0.110 (step-13250 Sepformer and step-18000 decoder: 0.104)
 MEASURED_KBPS = {"codesep": 1.00, "fstc@2": 2.01, "fstc@8": 8.03}
 
 
