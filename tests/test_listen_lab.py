@@ -132,15 +132,30 @@ class Listener:
         from selenium.webdriver.common.by import By
 
         self.driver.find_element(By.ID, "next").click()
+        self._wait_for("finished", "lt-form")
         if self.driver.find_elements(By.ID, "finished"):
             return False
         self._opened()
         return True
 
-    def _opened(self) -> None:
-        from selenium.webdriver.common.by import By
+    def _wait_for(self, *element_ids: str) -> None:
+        """Wait until the page a click navigated to shows one of these elements.
 
-        assert self.driver.find_elements(By.ID, "lt-form"), self.driver.page_source[:500]
+        A click that submits a form returns before the browser has loaded the next page, so looking at once can
+        see the old page, or none (this raced on a loaded CI machine).
+        """
+        from selenium.common.exceptions import TimeoutException
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        try:
+            WebDriverWait(self.driver, 20).until(
+                lambda drv: any(drv.find_elements(By.ID, element_id) for element_id in element_ids))
+        except TimeoutException:
+            pytest.fail(f"none of {element_ids} appeared; page: {self.driver.page_source[:500]}")
+
+    def _opened(self) -> None:
+        self._wait_for("lt-form")
         self.assignments.append(self.driver.execute_script(
             "return new URLSearchParams(location.search).get('assignmentId')"))
 
