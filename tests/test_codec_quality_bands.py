@@ -1,4 +1,4 @@
-"""``benchmarks/codec_quality.py --bands``: each band's SNR and decoded level, on signals with a known answer."""
+"""``benchmarks/codec_quality.py``: the band balance, the post-filter ablation, separated inputs and the gate."""
 
 from __future__ import annotations
 
@@ -45,3 +45,45 @@ def test_post_gain_power_scales_the_filter_and_zero_removes_it():
     assert model.post_gain is None
     cq.scale_post_gain(model, 2.0)                  # no filter: stays without one
     assert model.post_gain is None
+
+
+def test_separated_inputs_pair_each_estimate_with_its_own_source(tmp_path: Path):
+    """``--inputs separated``: row i is the estimate of source i, whichever output channel the separator used."""
+    import shutil
+
+    import soundfile as sf
+
+    from bench.baselines.separators.sepformer import load_separator
+    from bench.baselines.separators.system import default_model_dir
+    from bench.metrics.sisnr import si_snr
+
+    cq = load_benchmark()
+    names = sorted((cq.EMBEDDED / "mix_clean").glob("*.flac"))[:2]
+    for folder in ("mix_clean", "s1", "s2"):
+        (tmp_path / folder).mkdir()
+    for index, path in enumerate(names):
+        shutil.copy(path, tmp_path / "mix_clean" / path.name)
+        s1, s2 = ("s1", "s2") if index == 0 else ("s2", "s1")     # the second pair swapped: order must follow s1/s2
+        shutil.copy(cq.EMBEDDED / s1 / path.name, tmp_path / "s1" / path.name)
+        shutil.copy(cq.EMBEDDED / s2 / path.name, tmp_path / "s2" / path.name)
+    clips = cq.separated_sources(tmp_path, None, None, "cpu")
+    assert len(clips) == 4
+
+    separator = load_separator(default_model_dir())
+    for index, path in enumerate(names):
+        mixture, rate = sf.read(tmp_path / "mix_clean" / path.name, dtype="float32")
+        estimates = separator.separate_many([mixture], rate)[0]
+        for slot, spk in enumerate(("s1", "s2")):
+            source, _ = sf.read(tmp_path / spk / path.name, dtype="float32")
+            expected = max(estimates, key=lambda e: si_snr(e, source))
+            np.testing.assert_allclose(clips[slot * len(names) + index], expected, atol=1e-6)
+
+
+def test_gate_without_targets_checks_only_the_rises():
+    cq = load_benchmark()
+    rows = [{"codec": "separated", "kbps": float("nan")}] + [
+        {"codec": "mdct_rvq", "kbps": k, "stoi": 0.5 + k / 100, "sisnr": 1.0, "p808": 2.6 - k / 100} for k in (1, 2, 8)]
+    checks = dict(cq.gate(rows, targets=False))
+    assert len(checks) == 2
+    assert [passed for text, passed in checks.items()] == [True, False]
+    assert len(cq.gate(rows)) == 5                      # with the targets: + 8 kbps STOI, SI-SNR, 1 kbps STOI
