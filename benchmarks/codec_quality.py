@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=EMBEDDED, help="folder holding s1/ and s2/ (16 kHz)")
     parser.add_argument("--inputs", choices=("clean", "separated"), default="clean",
                         help="code the clean sources (the codec gate) or the separator's estimates of the mixtures "
-                             "(what FSTC codes; no gate, the first row is then the uncoded estimates)")
+                             "(what FSTC codes; the first row is then the uncoded estimates, and only the rises are checked)")
     parser.add_argument("--separator", type=Path, default=None, metavar="DIR",
                         help="with --inputs separated: Sepformer model directory (default: the packaged one)")
     parser.add_argument("--checkpoint", default=None, help="mdct_rvq checkpoint (default: the packaged one)")
