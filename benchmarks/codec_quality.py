@@ -36,21 +36,26 @@ NEURAL_KBPS = (0.5, 1.0, 2.0, 4.0, 8.0)
 CLASSIC = {"codec2": (0.7, 1.2, 1.6, 2.4, 3.2), "opus": (6.0, 8.0, 12.0, 16.0)}
 
 
-def load_sources(root: Path, limit: int | None) -> list[np.ndarray]:
-    """Clean single-speaker clips: every file in ``root``/s1 and ``root``/s2 (sorted), 16 kHz."""
+def evenly_spaced(items: list, limit: int | None) -> list:
+    """At most ``limit`` items spread evenly over ``items`` (all of them without a limit)."""
+    return items[:: max(1, len(items) // limit)][:limit] if limit else items
+
+
+def read_16k(path: Path) -> np.ndarray:
+    """One audio file as a 16 kHz float array, whatever its own rate."""
     from bench.audio import read_audio, resample
 
+    audio, rate = read_audio(path)
+    return resample(audio, rate, 16000)
+
+
+def load_sources(root: Path, limit: int | None) -> list[np.ndarray]:
+    """Clean single-speaker clips: every file in ``root``/s1 and ``root``/s2 (sorted), 16 kHz."""
     files = sorted((root / "s1").glob("*.*")) + sorted((root / "s2").glob("*.*"))
     files = [f for f in files if f.suffix.lower() in (".flac", ".wav")]
     if not files:
         sys.exit(f"no s1/s2 audio under {root}")
-    if limit:
-        files = files[:: max(1, len(files) // limit)][:limit]
-    clips = []
-    for path in files:
-        audio, rate = read_audio(path)
-        clips.append(resample(audio, rate, 16000))
-    return clips
+    return [read_16k(path) for path in evenly_spaced(files, limit)]
 
 
 def separated_sources(root: Path, limit: int | None, separator_dir: Path | None, device: str) -> list[np.ndarray]:
@@ -60,8 +65,8 @@ def separated_sources(root: Path, limit: int | None, separator_dir: Path | None,
     changed, shows how much of FSTC's rate curve is the codec's own and how much the separator's
     residue (``--inputs separated``).  Each estimate is paired with its source by the SI-SNR
     permutation, so row i here and row i of ``--inputs clean`` are the same talker and utterance.
+    With ``limit``, only the mixtures behind the chosen clips are separated.
     """
-    from bench.audio import read_audio, resample
     from bench.baselines.separators.sepformer import load_separator
     from bench.baselines.separators.system import default_model_dir
     from bench.metrics.sisnr import best_permutation
@@ -69,19 +74,14 @@ def separated_sources(root: Path, limit: int | None, separator_dir: Path | None,
     mixtures = sorted(p for p in (root / "mix_clean").glob("*.*") if p.suffix.lower() in (".flac", ".wav"))
     if not mixtures:
         sys.exit(f"no mix_clean audio under {root}")
+    chosen = evenly_spaced([(path, slot) for slot in (0, 1) for path in mixtures], limit)
     separator = load_separator(separator_dir or default_model_dir(), device=device)
-    firsts, seconds = [], []
-    for path in mixtures:
-        mixture, rate = read_audio(path)
-        sources = np.stack([resample(read_audio(root / spk / path.name)[0], rate, 16000) for spk in ("s1", "s2")])
-        estimates = separator.separate_many([resample(mixture, rate, 16000)], 16000, device=device)[0]
-        order = best_permutation(estimates, sources)
-        firsts.append(estimates[order[0]])
-        seconds.append(estimates[order[1]])
-    clips = firsts + seconds
-    if limit:
-        clips = clips[:: max(1, len(clips) // limit)][:limit]
-    return clips
+    paired: dict[Path, np.ndarray] = {}                 # mixture -> its estimates in s1, s2 order
+    for path in dict.fromkeys(path for path, _ in chosen):
+        sources = np.stack([read_16k(root / spk / path.name) for spk in ("s1", "s2")])
+        estimates = separator.separate_many([read_16k(path)], 16000, device=device)[0]
+        paired[path] = estimates[list(best_permutation(estimates, sources))]
+    return [paired[path][slot] for path, slot in chosen]
 
 
 def evaluate(codec, kbps: float, clips: list[np.ndarray], dnsmos, asr=None,

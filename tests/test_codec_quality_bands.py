@@ -68,6 +68,10 @@ def test_separated_inputs_pair_each_estimate_with_its_own_source(tmp_path: Path)
         shutil.copy(cq.EMBEDDED / s2 / path.name, tmp_path / "s2" / path.name)
     clips = cq.separated_sources(tmp_path, None, None, "cpu")
     assert len(clips) == 4
+    limited = cq.separated_sources(tmp_path, 2, None, "cpu")    # separates only the first mixture
+    assert len(limited) == 2
+    for got, full in zip(limited, (clips[0], clips[2])):          # the same clips as --inputs clean --limit 2
+        np.testing.assert_array_equal(got, full)
 
     separator = load_separator(default_model_dir())
     for index, path in enumerate(names):
