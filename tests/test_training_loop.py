@@ -187,3 +187,18 @@ def test_not_a_state_is_one_line(tmp_path: Path):
     torch.save({"weights": 1}, path)
     with pytest.raises(BenchError, match="not a resumable training state"):
         train_loop(Toy(), SETTINGS, path)
+
+
+def test_the_separator_rate_decays_by_whichever_budget_runs_out_first():
+    """A clock-stopped run (a GPU lease) must end at the floor rate, not be cut off at its peak."""
+    from bench.baselines.separators.trainer import SCHEDULES, lr_at
+
+    schedule = SCHEDULES["small"]
+    peak, floor = schedule.lr, 0.05 * schedule.lr
+    # far from its step budget, the clock alone sets the cosine: half-way -> the mid rate, spent -> the floor
+    assert lr_at(schedule.warmup, schedule, time_fraction=0.0) == pytest.approx(peak)
+    assert lr_at(schedule.warmup, schedule, time_fraction=0.5) == pytest.approx((peak + floor) / 2)
+    assert lr_at(schedule.warmup, schedule, time_fraction=1.0) == pytest.approx(floor)
+    # steps further along than the clock still win
+    late = schedule.warmup + (schedule.steps - schedule.warmup) // 2
+    assert lr_at(late, schedule, time_fraction=0.1) == pytest.approx((peak + floor) / 2, rel=1e-3)

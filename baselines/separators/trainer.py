@@ -92,11 +92,16 @@ class TrainOptions:
                    init=Path(args.init).expanduser() if getattr(args, "init", None) else None)
 
 
-def lr_at(step: int, schedule: Schedule) -> float:
-    """Linear warm-up, then cosine decay to 5 % of the peak."""
+def lr_at(step: int, schedule: Schedule, time_fraction: float = 0.0) -> float:
+    """Linear warm-up, then cosine decay to 5 % of the peak.
+
+    ``time_fraction`` is the share of a ``--minutes`` budget already used: whichever budget
+    runs out first sets the decay, so a run stopped by the clock (a GPU lease) still ends at
+    a low rate instead of being cut off at its peak.
+    """
     if schedule.warmup and step < schedule.warmup:
         return schedule.lr * (step + 1) / schedule.warmup
-    progress = min(1.0, (step - schedule.warmup) / max(1, schedule.steps - schedule.warmup))
+    progress = min(1.0, max((step - schedule.warmup) / max(1, schedule.steps - schedule.warmup), time_fraction))
     return schedule.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
@@ -115,7 +120,7 @@ class SeparatorTrainee(Trainee):
         self.lineage = tuple(entry["command"] for entry in state.history if entry.get("command"))
 
     def learning_rate(self, step: int, time_fraction: float) -> float:
-        return lr_at(step, self.schedule)
+        return lr_at(step, self.schedule, time_fraction)
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         references = torch.as_tensor(self.mixer.batch(self.schedule.batch_size), device=self.options.device)
