@@ -8,7 +8,7 @@ python3 $R/benchmarks/gpu_lease/rebuild_mixtures.py $R/.dev/data/train train $R/
 W=${W:-/tmp/w2}; rm -rf "$W"; mkdir -p "$W"
 for v in "b 3e-4" "c 1.5e-4"; do set -- $v
   python3 -m bench.cli train separator --config small --data $R/.dev/data/train --dev $R/.dev/data/dev \
-    --out "$W/sep-$1" --work "$W/sep-$1.work" --init $R/.dev/init/sep-ft --steps 400000 --minutes "$SEPMIN" \
+    --out "$W/sep-$1" --work "$W/sep-$1.work" --init ${INIT:-$R/.dev/init/sep-ft} --steps 400000 --minutes "$SEPMIN" \
     --batch-size 16 --segment 3 --lr $2 --eval-every 500 --device "$DEVICE" --threads 4 > "$OUT/sep-$1.log" 2>&1 &
   PIDS="$PIDS $!"
 done
