@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from bench.data.libri2mix import DatasetSpec, open_dataset
+
 SUBDIRS = {"mixture_path": "mix_clean", "source_1_path": "s1", "source_2_path": "s2"}
 
 
@@ -35,15 +37,6 @@ def quantise(audio: np.ndarray, bits: int) -> np.ndarray:
     step = 2 ** (16 - bits)
     rounded = np.round(audio.astype(np.int64) / step) * step
     return np.clip(rounded, -32768, 32768 - step).astype(np.int16)
-
-
-def find_audio(folder: Path, written: str) -> Path:
-    """The file a CSV path names, in ``folder``, also under the other audio suffix (.wav <-> .flac)."""
-    name = Path(written.replace("\\", "/")).name
-    for candidate in (folder / name, (folder / name).with_suffix(".flac"), (folder / name).with_suffix(".wav")):
-        if candidate.is_file():
-            return candidate
-    raise SystemExit(f"{folder / name}: no such audio file (nor with .flac/.wav)")
 
 
 def pack(data: Path, split: str, out: Path, every: int, offset: int = 0, bits: int = 12) -> tuple[int, int]:
@@ -56,12 +49,13 @@ def pack(data: Path, split: str, out: Path, every: int, offset: int = 0, bits: i
         rows = list(csv.DictReader(handle))[offset::every]
     if not rows:
         raise SystemExit(f"{meta}: no mixtures in slice offset {offset} every {every}")
+    # the loader resolves each CSV path on this machine (foreign roots, .wav <-> .flac), as every run does
+    located = {m.mixture_id: m.source_paths for m in open_dataset(DatasetSpec(root=data / "Libri2Mix", split=split))}
     target = out / "Libri2Mix" / "wav16k" / "min"
     (target / "metadata").mkdir(parents=True, exist_ok=True)
     written, names = 0, []
     for row in rows:
-        for column in ("source_1_path", "source_2_path"):
-            found = find_audio(base / split / SUBDIRS[column], row[column])
+        for column, found in zip(("source_1_path", "source_2_path"), located[row["mixture_ID"]]):
             audio, rate = sf.read(found, dtype="int16")
             path = target / split / SUBDIRS[column] / f"{found.stem}.flac"
             path.parent.mkdir(parents=True, exist_ok=True)
