@@ -110,9 +110,14 @@ def test_adversarial_fine_tune_adds_critics_to_a_run_without_them(tmp_path: Path
     assert recipe.run(args_for(data, out, 1)) == 0
     assert "critics" not in torch.load(out / "last.pt", map_location="cpu", weights_only=False)["modules"]
     args = args_for(data, out, 2)
-    args.adversarial = True
+    args.adversarial, args.critic_width = True, 8
     assert recipe.run(args) == 0
     rows = list(csv.DictReader(open(out / "log.csv")))
     assert [r["adv"] != "" for r in rows] == [False, True]
     state = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
     assert state["step"] == 2 and "critics" in state["modules"]
+    # --critic-width 8: MPD layers 8, 32, 64, 128 channels; the MRD's first layer 8 (HiFi-GAN's would be 32)
+    critics = state["modules"]["critics"]
+    assert [critics[f"critics.0.layers.{i}.parametrizations.weight.original1"].shape[0] for i in range(4)] == \
+        [8, 32, 64, 128]
+    assert critics["critics.5.layers.0.parametrizations.weight.original1"].shape[0] == 8

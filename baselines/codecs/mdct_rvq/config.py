@@ -73,6 +73,7 @@ class TrainConfig:
     adv_weight: float = 1.0
     feature_weight: float = 2.0
     adv_start_step: int = 0
+    critic_width: int = 32          # channels of the critics' first layers (HiFi-GAN: 32)
     log_every: int = 25
     checkpoint_every: int = 250
 

@@ -67,11 +67,18 @@ class ResolutionDiscriminator(nn.Module):
 class Discriminators(nn.Module):
     """MPD + MRD; ``forward`` returns each critic's (score, features)."""
 
-    def __init__(self, periods: tuple[int, ...] = (2, 3, 5, 7, 11), fft_sizes: tuple[int, ...] = (512, 1024, 2048)
-                 ) -> None:
+    def __init__(self, periods: tuple[int, ...] = (2, 3, 5, 7, 11), fft_sizes: tuple[int, ...] = (512, 1024, 2048),
+                 width: int = 32) -> None:
+        """``width``: first layer's channels (MPD grows 1x, 4x, 8x, 16x; MRD stays at it).
+
+        Why a knob: at the HiFi-GAN width 32 one critic update costs ~15 s a step on one CPU
+        thread (the full-resolution MRD convolutions dominate); width 8 costs ~1/10 of that,
+        so a decoder fine-tune with critics fits a CPU session.
+        """
         super().__init__()
-        self.critics = nn.ModuleList([PeriodDiscriminator(p) for p in periods]
-                                     + [ResolutionDiscriminator(n) for n in fft_sizes])
+        mpd_channels = (width, 4 * width, 8 * width, 16 * width)
+        self.critics = nn.ModuleList([PeriodDiscriminator(p, mpd_channels) for p in periods]
+                                     + [ResolutionDiscriminator(n, width) for n in fft_sizes])
 
     def forward(self, wave: torch.Tensor) -> list[tuple[torch.Tensor, list[torch.Tensor]]]:
         return [critic(wave) for critic in self.critics]

@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adversarial", action="store_true",
                         help="add the discriminators' adversarial and feature-matching losses from this step on "
                              "(they restore the high-band texture that the waveform terms shrink towards zero)")
+    parser.add_argument("--critic-width", type=int, default=None, metavar="C",
+                        help="with --adversarial: channels of the critics' first layers (default 32, HiFi-GAN's; "
+                             "8 makes a critic update about ten times cheaper on a CPU)")
     parser.add_argument("--stage-conditioning", action="store_true",
                         help="give the decoder a learned per-rate offset e[N'] (zero at start; see model.py)")
     parser.add_argument("--decoder-only", action="store_true",

@@ -57,6 +57,8 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
         changes["waveform_zero_stages"] = args.waveform_zero_stages
     if getattr(args, "adversarial", False):
         changes.update(adversarial=True, adv_start_step=0)
+    if getattr(args, "critic_width", None) is not None:
+        changes["critic_width"] = args.critic_width
     if getattr(args, "stage_conditioning", False):
         changes["model"] = dataclasses.replace(cfg.model, stage_conditioning=True)
     if getattr(args, "decoder_only", False):
@@ -128,7 +130,7 @@ class CodecTrainee(Trainee):
         if cfg.adversarial:
             from bench.baselines.codecs.mdct_rvq.discriminators import Discriminators
 
-            self.critics = Discriminators().to(device).train()
+            self.critics = Discriminators(width=cfg.critic_width).to(device).train()
             self.critic_optimiser = torch.optim.AdamW(self.critics.parameters(), lr=cfg.learning_rate,
                                                       betas=(0.8, 0.99))
         self.log_file, self.writer = log_file, csv.DictWriter(log_file, LOG_FIELDS)
