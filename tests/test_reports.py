@@ -208,8 +208,11 @@ def test_pooled_parts_agree_with_the_corpus_aggregate():
 
 
 def test_not_computed_note_names_the_command_or_the_missing_metric():
-    from bench.report.layouts import DNSMOS, VISQOL
+    from bench.report.layouts import DNSMOS, VISQOL, Column
     from bench.report.tables import _not_computed_note
 
     assert _not_computed_note(DNSMOS, "fstc@2") == "DNSMOS not computed: bench run --systems fstc@2 --metrics dnsmos"
-    assert "no 'visqol' metric is registered" in _not_computed_note(VISQOL, "tokensplit")
+    assert _not_computed_note(VISQOL, "tokensplit") == \
+        "ViSQOL not computed: bench run --systems tokensplit --metrics visqol"
+    pesq = Column("PESQ ↑", "metric:pesq", "pesq")
+    assert "no 'pesq' metric is registered" in _not_computed_note(pesq, "tokensplit")
