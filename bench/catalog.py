@@ -45,6 +45,7 @@ SYSTEMS.register("codesep", "bench.systems.codesep.adapter:CodeSepSystem", liste
 SYSTEMS.register("codesep-noacbg", "bench.systems.codesep.adapter:CodeSepNoACBGSystem", listed=["codesep-noacbg"])
 SYSTEMS.register("codesep-notf", "bench.systems.codesep.adapter:CodeSepNoTFSystem", listed=["codesep-notf"])
 SYSTEMS.register("codesep-oracle-aux", "bench.systems.codesep.adapter:CodeSepOracleAuxSystem", listed=["codesep-oracle-aux"])
+SYSTEMS.register("codesep-noatsp", "bench.systems.codesep.adapter:CodeSepNoATSPSystem", listed=["codesep-noatsp"])
 SYSTEMS.register("tokensplit", "bench.systems.tokensplit.adapter:TokenSplitSystem", listed=["tokensplit"])
 SYSTEMS.register("tokensplit-target", "bench.systems.tokensplit.adapter:TokenSplitTargetSystem", listed=["tokensplit-target"])
 SYSTEMS.register("tokensplit-nontarget", "bench.systems.tokensplit.adapter:TokenSplitNonTargetSystem", listed=["tokensplit-nontarget"])

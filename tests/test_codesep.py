@@ -151,7 +151,7 @@ def test_adapter_end_to_end_all_variants(weights: Path, codec_file: Path, tmp_pa
 
     tree = build_tree(tmp_path / "data", mix_types=("mix_clean",))
     dataset = open_dataset(DatasetSpec(root=tree, limit=1))
-    names = ["codesep", "codesep-noacbg", "codesep-notf", "codesep-oracle-aux"]
+    names = ["codesep", "codesep-noacbg", "codesep-notf", "codesep-oracle-aux", "codesep-noatsp"]
     config = BenchConfig(systems={n: {"family": n, "checkpoint_dir": str(weights),
                                       "codec_checkpoint": str(codec_file)} for n in names})
     store = Store(tmp_path / "results")
@@ -160,7 +160,23 @@ def test_adapter_end_to_end_all_variants(weights: Path, codec_file: Path, tmp_pa
     import sqlite3
     with sqlite3.connect(tmp_path / "results" / "bench.sqlite") as conn:
         rows = conn.execute("SELECT payload_bits, seconds FROM separations").fetchall()
-    assert len(rows) == 4 and all(bits == 2 * 10 * (np.ceil((np.ceil(s * 16000 / 160) + 1) / 2)) for bits, s in rows)
+    assert len(rows) == 5 and all(bits == 2 * 10 * (np.ceil((np.ceil(s * 16000 / 160) + 1) / 2)) for bits, s in rows)
+
+
+def test_noatsp_decodes_the_base_tokens_alone_as_the_codec_does(weights: Path, codec_file: Path,
+                                                                codec: MDCTRVQCodec) -> None:
+    """``codesep-noatsp``: the same base tokens and payload as ``codesep``, decoded at N' = 1 by the codec."""
+    n = 16000
+    wave = np.random.default_rng(5).standard_normal(n).astype(np.float32) * 0.1
+    mixture = LoadedMixture(record=None, mixture=wave, sources=None)   # type: ignore[arg-type]
+    full, alone = (_system(name, weights, codec_file) for name in ("codesep", "codesep-noatsp"))
+    ours, theirs = alone.separate([mixture])[0], full.separate([mixture])[0]
+    assert [s.tokens.tolist() for s in ours.payload] == [s.tokens.tolist() for s in theirs.payload]
+    base = torch.as_tensor(np.stack([s.tokens.astype(np.int64) for s in ours.payload]))
+    expected = codec.decode_from_latent(codec.latent_from_tokens(base[:, None]), n, 1).numpy()
+    np.testing.assert_allclose(ours.estimates, expected[:, :n], atol=1e-6)
+    assert not np.allclose(theirs.estimates, ours.estimates, atol=1e-3)   # the ATSP's stages change the waves
+    assert alone.config()["num_stages"] == 1 and full.config()["num_stages"] == 4
 
 
 def test_missing_weights_and_codec_mismatch(weights: Path, codec_file: Path, tmp_path: Path):

@@ -6,7 +6,9 @@ Families (each its own registration, so ``bench run --systems codesep,codesep-no
 * ``codesep-noacbg`` — BTDM trained without the ACBG (Table 4, "w/o ACBG");
 * ``codesep-notf`` — ATSP trained on its own predictions (Table 4, "w/o TF");
 * ``codesep-oracle-aux`` — BTDM base tokens, auxiliary tokens from the true sources'
-  codec tokens: an oracle (``needs_references``) bounding what a perfect ATSP could add.
+  codec tokens: an oracle (``needs_references``) bounding what a perfect ATSP could add;
+* ``codesep-noatsp`` — BTDM base tokens decoded alone (N' = 1, the codec's 0.5 kbps
+  per-speaker operating point): what the ATSP adds, measured from below.
 
 Only the base tokens are transmitted: one :class:`TokenStream` of 10-bit tokens per
 speaker at 50 frames/s, i.e. 1 kbps in total, which the harness measures from the
@@ -34,6 +36,7 @@ VARIANT_FILES: dict[str, tuple[str, str | None]] = {
     "codesep-noacbg": ("btdm-noacbg.pt", "atsp.pt"),
     "codesep-notf": ("btdm.pt", "atsp-notf.pt"),
     "codesep-oracle-aux": ("btdm.pt", None),
+    "codesep-noatsp": ("btdm.pt", None),
 }
 CODEC_SAMPLE_RATE = 16000
 
@@ -104,8 +107,11 @@ class CodeSepSystem(System):
         codec = self.inference.codec
         return 2 * codec.bits_per_token * codec.frame_rate(1) / 1000.0
 
+    #: RVQ stages decoded per speaker (None: the ATSP's N)
+    decoded_stages: ClassVar[int | None] = None
+
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "num_stages": self.inference.num_stages,
+        return {**super().config(), "num_stages": self.decoded_stages or self.inference.num_stages,
                 "transmitted": "base tokens (RVQ stage 1) of both speakers"}
 
     def checkpoint_files(self) -> Sequence[Path]:
@@ -182,3 +188,19 @@ class CodeSepOracleAuxSystem(CodeSepSystem):
         reference = self.inference.reference_tokens(item.sources)          # [2, N, F]
         order = match_to_references(base, reference[:, 0])
         return reference[order, 1:]
+
+
+class CodeSepNoATSPSystem(CodeSepSystem):
+    """Ablation "w/o ATSP": the BTDM's base tokens decoded alone, one RVQ stage per speaker.
+
+    Why: the paper credits the ATSP with speech quality ("the ATSP module improving speech
+    quality", Section 4.5) but never decodes without it.  The codec's decoder is told the
+    stage count N' (stage conditioning), so one stage is a regular operating point of the
+    codec, not a truncated latent; the payload is the same 1 kbps of base tokens.
+    """
+
+    family = "codesep-noatsp"
+    decoded_stages = 1
+
+    def _aux_tokens(self, item: LoadedMixture, base):
+        return base.new_zeros((base.shape[0], 0, base.shape[-1]))
