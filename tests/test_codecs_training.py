@@ -9,10 +9,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from bench.baselines.codecs.mdct_rvq import config as codec_config
 from bench.baselines.codecs.mdct_rvq import recipe
+from bench.errors import BenchError
 from test_codecs_helpers import TINY, speech_like
 
 
@@ -121,3 +123,6 @@ def test_adversarial_fine_tune_adds_critics_to_a_run_without_them(tmp_path: Path
     assert [critics[f"critics.0.layers.{i}.parametrizations.weight.original1"].shape[0] for i in range(4)] == \
         [8, 32, 64, 128]
     assert critics["critics.5.layers.0.parametrizations.weight.original1"].shape[0] == 8
+    args.critic_width = 0
+    with pytest.raises(BenchError, match="--critic-width must be a positive"):
+        recipe.run(args)

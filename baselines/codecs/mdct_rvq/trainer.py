@@ -58,6 +58,8 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
     if getattr(args, "adversarial", False):
         changes.update(adversarial=True, adv_start_step=0)
     if getattr(args, "critic_width", None) is not None:
+        if args.critic_width < 1:
+            raise BenchError(f"--critic-width must be a positive number of channels, got {args.critic_width}")
         changes["critic_width"] = args.critic_width
     if getattr(args, "stage_conditioning", False):
         changes["model"] = dataclasses.replace(cfg.model, stage_conditioning=True)
