@@ -74,11 +74,21 @@ def make_speech_api():
 
 
 def visqol_speech(estimate: np.ndarray, reference: np.ndarray, api=None) -> float:
-    """MOS-LQO (1 to 5) of ``estimate`` against ``reference``, both 16 kHz mono."""
+    """MOS-LQO (1 to 5) of ``estimate`` against ``reference``, both 16 kHz mono.
+
+    The package answers NaN (with a warning) for an all-zero estimate; that would poison a
+    mean without a word, so a silent estimate or a NaN is raised instead and the row is
+    stored as failed with the reason.
+    """
+    if not np.any(estimate):
+        raise ValueError("ViSQOL is undefined here: the estimate is silent")
     api = api or make_speech_api()
     result = api.measure_from_arrays(np.asarray(reference, dtype=np.float64),
                                      np.asarray(estimate, dtype=np.float64), SAMPLE_RATE)
-    return float(result.moslqo)
+    score = float(result.moslqo)
+    if not np.isfinite(score):
+        raise ValueError("ViSQOL is undefined here (the package answered NaN)")
+    return score
 
 
 class ViSQOL(Metric):

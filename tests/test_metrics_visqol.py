@@ -48,6 +48,9 @@ def test_visqol_equals_the_package_cli_in_the_right_order(tmp_path: Path) -> Non
     loud_noise = reference + 0.1 * np.std(reference) * np.random.default_rng(1).standard_normal(len(reference))
     worst = metric.compute(MetricInput(loud_noise.astype(np.float32), reference, reference, rate, "m", 0))[""]
     assert clean > ours > worst and 1.0 <= worst and clean <= 5.0
+    # a silent estimate has no score (the package's NaN is raised, not stored as a number)
+    with pytest.raises(ValueError, match="silent"):
+        metric.compute(MetricInput(np.zeros_like(reference), reference, reference, rate, "m", 0))
 
 
 def test_visqol_refuses_the_polynomial_fallback(monkeypatch) -> None:
