@@ -5,7 +5,8 @@
 #   bash benchmarks/gpu_lease/prepare.sh OFFSET INIT_DIR [TRAIN_ROOT DEV_ROOT]
 #
 # OFFSET picks the ninth of the training mixtures (0..8; use a new one per call), INIT_DIR a Sepformer
-# model directory (e.g. baselines/separators/pretrained/sepformer-small).  Then, because the tracked
+# model directory (e.g. baselines/separators/pretrained/sepformer-small) or the codec file
+# baselines/codecs/mdct_rvq/checkpoints/small.pt (then set EVERY=12: a twelfth, so the 19 MB codec fits).  Then, because the tracked
 # checkpoints and embedded set do not fit beside the data in the 64 MiB that travels:
 #   bash benchmarks/gpu_lease/small_tree.sh enter    # a throw-away branch without them
 #   (the device call, carrying .dev)
@@ -16,9 +17,11 @@ R=$(git rev-parse --show-toplevel); cd "$R"
 PY=${PY:-$R/.venv/bin/python}
 grep -qx '/.dev/' .git/info/exclude || echo '/.dev/' >> .git/info/exclude
 rm -rf .dev && mkdir -p .dev/whl .dev/init
-"$PY" benchmarks/gpu_lease/pack_sources.py --data "$TRAIN" --split train --out .dev/data/train --every 9 --offset "$OFFSET"
+"$PY" benchmarks/gpu_lease/pack_sources.py --data "$TRAIN" --split train --out .dev/data/train --every "${EVERY:-9}" --offset "$OFFSET"
 "$PY" benchmarks/gpu_lease/pack_sources.py --data "$DEV" --split dev --out .dev/data/dev --every 2
 cp -r "$INIT" ".dev/init/$(basename "$INIT")"
+# a codec file's JSON twin carries its step count and history (the fine-tune continues the schedule)
+if [ -f "$INIT" ] && [ -f "${INIT%.pt}.json" ]; then cp "${INIT%.pt}.json" .dev/init/; fi
 # the package without its weights and embedded set (they stay behind; the scripts never load them)
 SRC=$(mktemp -d)
 git ls-files -co --exclude-standard | grep -v -E 'checkpoints/.*\.pt$|pretrained/|bench/data/embedded/' | tar -cf - -T - | tar -xf - -C "$SRC"
