@@ -16,6 +16,7 @@ clean sources; at 1 kbps STOI >= 0.85.
     .venv/bin/python benchmarks/codec_quality.py --classic             # + codec2 and opus
     .venv/bin/python benchmarks/codec_quality.py --limit 16 --no-dnsmos --no-dwer
     .venv/bin/python benchmarks/codec_quality.py --inputs separated --no-dwer --p835
+    .venv/bin/python benchmarks/codec_quality.py --ceiling --no-dwer        # + no-quantiser row, RVQ energy
 
 ``--inputs separated`` codes the packaged Sepformer's estimates of the test mixtures
 instead (what FSTC codes): STOI, SI-SNR and DWER are then against the uncoded estimate,
@@ -88,8 +89,6 @@ def evaluate(codec, kbps: float, clips: list[np.ndarray], dnsmos, asr=None,
              references: list[str] | None = None, bands: bool = False) -> dict[str, float]:
     """Measured kbps, mean STOI, mean SI-SNR, pooled DWER and DNSMOS of one operating point
     (and, with ``bands``, each band's SNR and level)."""
-    from bench.metrics.sisnr import si_snr
-    from bench.metrics.stoi import stoi
     from bench.records import stream_bits
 
     mode = codec.bitrate(kbps)
@@ -99,8 +98,18 @@ def evaluate(codec, kbps: float, clips: list[np.ndarray], dnsmos, asr=None,
         bits += stream_bits(payload)
         seconds += clip.size / 16000
         decoded.append(codec.decode(payload, mode, clip.size))
-    row = {"kbps": kbps, "measured_kbps": bits / seconds / 1000, "rtf": (time.perf_counter() - start) / seconds,
-           "stoi": float(np.mean([stoi(d, c, 16000) for d, c in zip(decoded, clips)])),
+    row = {"kbps": kbps, "measured_kbps": bits / seconds / 1000, "rtf": (time.perf_counter() - start) / seconds}
+    row.update(score(decoded, clips, dnsmos, asr, references, bands))
+    return row
+
+
+def score(decoded: list[np.ndarray], clips: list[np.ndarray], dnsmos, asr=None,
+          references: list[str] | None = None, bands: bool = False) -> dict[str, float]:
+    """Mean STOI and SI-SNR, pooled DWER and DNSMOS of decoded clips against their clean ones."""
+    from bench.metrics.sisnr import si_snr
+    from bench.metrics.stoi import stoi
+
+    row = {"stoi": float(np.mean([stoi(d, c, 16000) for d, c in zip(decoded, clips)])),
            "sisnr": float(np.mean([si_snr(d, c) for d, c in zip(decoded, clips)]))}
     if bands:
         row.update(band_balance(decoded, clips))
@@ -108,6 +117,62 @@ def evaluate(codec, kbps: float, clips: list[np.ndarray], dnsmos, asr=None,
         row["dwer"] = dwer(asr, decoded, references)
     row.update(score_dnsmos(dnsmos, decoded))
     return row
+
+
+def unquantised_decodes(model, clips: list[np.ndarray]) -> list[np.ndarray]:
+    """Each clip through the codec's encoder and decoder with the quantiser left out.
+
+    Why: the decoder is given the encoder's latent z itself, told it carries all N stages
+    (and scaled by the post-filter's N-stage gains), so this is the best any number of
+    stages could give with this encoder and decoder.  If it stays under a target, no
+    quantiser can reach that target with this backbone.  (The decoder was trained on z_q,
+    a sum of codevectors; at N = 16 stages z_q keeps ~95 % of z's energy, see
+    :func:`rvq_residual_energy`, so z is close to what it was trained on.)
+    """
+    import torch
+
+    decoded = []
+    with torch.no_grad():
+        for clip in clips:
+            wave = torch.from_numpy(np.ascontiguousarray(clip, dtype=np.float32))[None]
+            latent = model.latent(wave)
+            decoded.append(model.decode_from_latent(latent, clip.size, model.cfg.num_stages)[0].numpy())
+    return decoded
+
+
+def rvq_residual_energy(model, clips: list[np.ndarray]) -> np.ndarray:
+    """E_n / E_0 for n = 0..N: the energy of the RVQ residual r_{n+1} = z - sum_{i<=n} w_{i,d_i},
+    pooled over every latent frame of the clips, relative to the latent's own energy."""
+    import torch
+
+    stages = model.quantizer.stages
+    energy = np.zeros(len(stages) + 1)
+    with torch.no_grad():
+        for clip in clips:
+            residual = model.latent(torch.from_numpy(np.ascontiguousarray(clip, dtype=np.float32))[None])
+            residual = residual.transpose(1, 2)                            # [1, frames, K]
+            energy[0] += float(residual.pow(2).sum())
+            for n, vq in enumerate(stages):
+                residual = residual - vq.lookup(vq.encode(residual))
+                energy[n + 1] += float(residual.pow(2).sum())
+    return energy / energy[0]
+
+
+def gaussian_bound_db(stages: int, bits: float, dim: int) -> float:
+    """Shannon's distortion-rate bound, in dB of the variance, for an i.i.d. Gaussian vector of
+    ``dim`` components coded with ``stages * bits`` bits: D(R) = sigma^2 2^(-2R), R = stages*bits/dim
+    bits per component.  A Gaussian is the hardest source of a given variance: the distortion-rate
+    function of any latent with that variance lies at or below this line, so an RVQ above it leaves
+    distortion that better quantisation (or a more compressible latent) could remove."""
+    return float(-20 * np.log10(2) * stages * bits / dim)
+
+
+def energy_table(relative: np.ndarray, bits: float, dim: int) -> str:
+    """Markdown: RVQ residual energy after n stages against the Gaussian distortion-rate bound (dB)."""
+    lines = ["| stages | kbps | residual energy dB | Gaussian bound dB |", "|---|---|---|---|"]
+    for n in range(1, len(relative)):
+        lines.append(f"| {n} | {n * 0.5:g} | {10 * np.log10(relative[n]):.2f} | {gaussian_bound_db(n, bits, dim):.2f} |")
+    return "\n".join(lines)
 
 
 BANDS_HZ = ((0, 1000), (1000, 2000), (2000, 4000), (4000, 8000))
@@ -233,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also each band's SNR and decoded level against the clean one (dB; shows a muffled band)")
     parser.add_argument("--post-gain-power", type=float, default=1.0, metavar="P",
                         help="ablation: decode with the post-filter's gains raised to P (0: without it; 1: as shipped)")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also the mdct_rvq encoder + decoder without the quantiser (what no number of stages "
+                             "can beat) and the RVQ's residual energy per stage against the Gaussian bound")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = parser.parse_args(argv)
@@ -283,9 +351,23 @@ def main(argv: list[str] | None = None) -> int:
         row = {"codec": name, **evaluate(codecs[name], kbps, clips, dnsmos, asr, references, args.bands)}
         rows.append(row)
         print(format_row(row), file=sys.stderr, flush=True)
+    energy = None
+    if args.ceiling:
+        if "mdct_rvq" not in codecs:
+            sys.exit("--ceiling needs at least one mdct_rvq rate (--kbps)")
+        model = codecs["mdct_rvq"].model
+        row = {"codec": "mdct_rvq without RVQ", "kbps": float("nan"), "measured_kbps": float("nan"), "rtf": 0.0,
+               **score(unquantised_decodes(model, clips), clips, dnsmos, asr, references, args.bands)}
+        rows.append(row)
+        print(format_row(row), file=sys.stderr, flush=True)
+        energy = rvq_residual_energy(model, clips)
     print(table(rows, dnsmos is not None, args.p835))
     if args.bands:
         print("\n" + band_table(rows[1:]))
+    if energy is not None:
+        cfg = model.cfg
+        print(f"\nRVQ residual energy over the {len(clips)} clips' latents (K = {cfg.codebook_dim}, "
+              f"M = {cfg.codebook_size}):\n" + energy_table(energy, np.log2(cfg.codebook_size), cfg.codebook_dim))
     checks = gate(rows, targets=args.inputs == "clean")
     if checks:
         print("\nCodec gate (mdct_rvq):" if args.inputs == "clean" else "\nOn separated input (mdct_rvq):")
