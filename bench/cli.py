@@ -272,6 +272,12 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
+def cmd_data_separate(args: argparse.Namespace) -> int:
+    from bench.data import separate
+
+    return separate.run(args)
+
+
 def cmd_data_synth(args: argparse.Namespace) -> int:
     from bench.data.synth import command
 
@@ -359,6 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     p.set_defaults(func=cmd_data_synth)
 
+    p = data.add_parser("separate", help="write a separator's estimates of a split's mixtures (codec training material)")
+    _add_separate_arguments(p)
+    add_dataset_arguments(p, with_data=False)
+    add_common(p)
+    p.set_defaults(func=cmd_data_separate)
+
     _add_train_commands(sub)
     _add_module_command(sub, "assets", "bench.assets", "model weights: status and download")
     _add_module_command(sub, "listen", "bench.listen.command", "listening tests: export AMT batches, analyze results")
@@ -396,6 +408,12 @@ def _add_module_command(sub, name: str, module_name: str, help_text: str) -> Non
     module.add_arguments(p)
     add_common(p)
     p.set_defaults(func=module.run)
+
+
+def _add_separate_arguments(parser: argparse.ArgumentParser) -> None:
+    from bench.data import separate
+
+    separate.add_arguments(parser)
 
 
 def _add_synth_arguments(parser: argparse.ArgumentParser) -> None:

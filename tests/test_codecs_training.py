@@ -126,3 +126,18 @@ def test_adversarial_fine_tune_adds_critics_to_a_run_without_them(tmp_path: Path
     args.critic_width = 0
     with pytest.raises(BenchError, match="--critic-width must be a positive"):
         recipe.run(args)
+
+
+def test_several_data_folders_are_pooled(tmp_path: Path, monkeypatch) -> None:
+    """``--data CLEAN ESTIMATES``: the sampler draws from both trees (a codec for separated speech too)."""
+    use_micro_preset(monkeypatch)
+    first, second = make_tree(tmp_path / "clean"), make_tree(tmp_path / "separated")
+    export = tmp_path / "w.pt"
+    parser = argparse.ArgumentParser()
+    recipe.add_arguments(parser)
+    args = parser.parse_args(["--config", "tiny", "--data", str(first), str(second), "--out", str(tmp_path / "run"),
+                              "--steps", "1", "--threads", "1", "--export", str(export)])
+    assert recipe.run(args) == 0
+    meta = json.loads(export.with_suffix(".json").read_text())
+    assert meta["data"] == f"{first} {second}"
+    assert meta["hours"] == round(2 * 6 * 1.2 / 3600, 3)          # 12 sources of 1.2 s, the mixtures ignored

@@ -15,8 +15,9 @@ import argparse
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", choices=("tiny", "small", "paper"), default="small", help="model/training preset")
-    parser.add_argument("--data", required=True, metavar="DIR",
-                        help="training audio: a Libri2Mix-format tree (its s1/s2 folders are used) or LibriSpeech")
+    parser.add_argument("--data", required=True, metavar="DIR", nargs="+",
+                        help="training audio: a Libri2Mix-format tree (its s1/s2 folders are used) or LibriSpeech; "
+                             "several folders are pooled (e.g. a clean tree and `bench data separate` estimates)")
     parser.add_argument("--out", metavar="DIR", default=None, help="run folder (default: runs/codec-<config>)")
     parser.add_argument("--steps", type=int, default=None, help="total optimiser steps (overrides the preset)")
     parser.add_argument("--minutes", type=float, default=None,

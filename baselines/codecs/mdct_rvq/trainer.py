@@ -215,7 +215,8 @@ def train(args: argparse.Namespace) -> int:
     device = torch.device(args.device)
     out = Path(args.out or f"runs/codec-{args.config}")
     out.mkdir(parents=True, exist_ok=True)
-    files = find_training_files(Path(args.data))
+    folders = [args.data] if isinstance(args.data, (str, Path)) else list(args.data)
+    files = [f for folder in folders for f in find_training_files(Path(folder))]
     held_out = files[:: max(2, len(files) // 8)][:8] if len(files) > 16 else []
     train_files = [f for f in files if f not in set(held_out)] or files
     segment = int(cfg.segment_seconds * cfg.model.sample_rate)
@@ -257,7 +258,7 @@ def train(args: argparse.Namespace) -> int:
             "command": command, "history": result.history,
             "train_config": cfg.to_dict(), "steps": result.step,
             "train_seconds": round(result.seconds, 1),
-            "data": str(args.data), "hours": round(sampler.seconds / 3600, 3),
+            "data": " ".join(str(f) for f in folders), "hours": round(sampler.seconds / 3600, 3),
             "last_log": trainee.last_row, "final_validation": final,
         })
         print(f"exported {args.export}", file=sys.stderr)
