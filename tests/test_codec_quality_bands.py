@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
+from benchmark_scripts import load_script
 
 
 def load_benchmark():
-    spec = importlib.util.spec_from_file_location("codec_quality", REPO / "benchmarks" / "codec_quality.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("codec_quality.py")
 
 
 def test_a_halved_high_band_reads_minus_6_db_level_and_plus_6_db_snr():

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
+from benchmark_scripts import load_script
 
 
 def load_benchmark():
-    spec = importlib.util.spec_from_file_location("codec_quality", REPO / "benchmarks" / "codec_quality.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("codec_quality.py")
 
 
 def random_model(seed: int = 0):

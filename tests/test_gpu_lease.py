@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from bench.data.libri2mix import DatasetSpec, open_dataset
+from benchmark_scripts import load_script
 from libri2mix_tree import IDS, build_tree
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _module(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / "gpu_lease" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"gpu_lease/{name}.py")
 
 
 def test_quantise_keeps_the_top_bits_and_rounds_to_the_nearest_step():

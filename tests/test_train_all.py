@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmark_scripts import load_script
 from libri2mix_tree import IDS, build_tree
 
 REPO = Path(__file__).resolve().parents[1]
@@ -18,11 +18,7 @@ STAGES = ["codec", "codec-postfilter", "separator", "codesep-btdm", "codesep-ats
 
 
 def _train_all():
-    spec = importlib.util.spec_from_file_location("train_all", REPO / "benchmarks" / "train_all.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["train_all"] = module          # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train_all.py")
 
 
 def _args(module, *extra: str):
