@@ -41,7 +41,7 @@ def test_estimates_are_the_separators_output_paired_with_their_sources(tmp_path:
 
     again = separate_split(spec, out, None, "cpu")                   # a rerun finds everything done
     assert again["written"] == 0 and again["already_there"] == 2
-    assert not list(out.rglob(".*.partial"))
+    assert not list(out.rglob(".*"))                                # no temporary file left behind
 
 
 @pytest.mark.parametrize("bad", ["../x", "a/b", "..", "", "/etc/passwd", "a\\b"])

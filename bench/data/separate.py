@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -48,20 +47,11 @@ def output_paths(out: Path, relative_dir: Path, mixture_id: str) -> tuple[Path, 
     return folder / "s1" / f"{mixture_id}.flac", folder / "s2" / f"{mixture_id}.flac"
 
 
-def write_atomically(path: Path, audio, rate: int) -> None:
-    """16-bit FLAC written under a temporary name, then renamed over ``path``."""
-    import soundfile as sf
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    sf.write(partial, audio, rate, format="FLAC", subtype="PCM_16")
-    os.replace(partial, path)
-
-
 def separate_split(spec, out: Path, separator_dir: Path | None, device: str) -> dict:
     """Separate every mixture the spec selects; returns a summary (also written as ``OUT/separate_<split>.json``)."""
     import numpy as np
 
+    from bench.audio import write_audio_atomic
     from bench.baselines.separators.sepformer import load_separator
     from bench.baselines.separators.system import default_model_dir
     from bench.data.libri2mix import open_dataset
@@ -90,7 +80,8 @@ def separate_split(spec, out: Path, separator_dir: Path | None, device: str) -> 
             ordered = estimates[list(best_permutation(estimates, loaded.sources))]
             for path, estimate in zip(paths, ordered):
                 peak = float(np.max(np.abs(estimate))) if estimate.size else 0.0
-                write_atomically(path, estimate / peak * 0.99 if peak > 0.99 else estimate, spec.sample_rate)
+                write_audio_atomic(path, estimate / peak * 0.99 if peak > 0.99 else estimate, spec.sample_rate,
+                                   subtype="PCM_16")
             written += 1
             bar.update(1)
     summary = {"input": str(dataset.root), "split": spec.split, "mixtures": len(dataset), "written": written,
