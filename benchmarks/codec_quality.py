@@ -119,8 +119,16 @@ def score(decoded: list[np.ndarray], clips: list[np.ndarray], dnsmos, asr=None,
     return row
 
 
-def unquantised_decodes(model, clips: list[np.ndarray]) -> list[np.ndarray]:
-    """Each clip through the codec's encoder and decoder with the quantiser left out.
+def encoder_latents(model, clips: list[np.ndarray]) -> list:
+    """The encoder's latent z [1, K, frames] of each clip (computed once for both ceiling measurements)."""
+    import torch
+
+    with torch.no_grad():
+        return [model.latent(torch.from_numpy(np.ascontiguousarray(clip, dtype=np.float32))[None]) for clip in clips]
+
+
+def unquantised_decodes(model, latents: list, clips: list[np.ndarray]) -> list[np.ndarray]:
+    """Each clip's latent decoded with the quantiser left out.
 
     Why: the decoder is given the encoder's latent z itself, told it carries all N stages
     (and scaled by the post-filter's N-stage gains), so this is the best any number of
@@ -131,26 +139,21 @@ def unquantised_decodes(model, clips: list[np.ndarray]) -> list[np.ndarray]:
     """
     import torch
 
-    decoded = []
     with torch.no_grad():
-        for clip in clips:
-            wave = torch.from_numpy(np.ascontiguousarray(clip, dtype=np.float32))[None]
-            latent = model.latent(wave)
-            decoded.append(model.decode_from_latent(latent, clip.size, model.cfg.num_stages)[0].numpy())
-    return decoded
+        return [model.decode_from_latent(latent, clip.size, model.cfg.num_stages)[0].numpy()
+                for latent, clip in zip(latents, clips)]
 
 
-def rvq_residual_energy(model, clips: list[np.ndarray]) -> np.ndarray:
+def rvq_residual_energy(model, latents: list) -> np.ndarray:
     """E_n / E_0 for n = 0..N: the energy of the RVQ residual r_{n+1} = z - sum_{i<=n} w_{i,d_i},
-    pooled over every latent frame of the clips, relative to the latent's own energy."""
+    pooled over every latent frame, relative to the latents' own energy."""
     import torch
 
     stages = model.quantizer.stages
     energy = np.zeros(len(stages) + 1)
     with torch.no_grad():
-        for clip in clips:
-            residual = model.latent(torch.from_numpy(np.ascontiguousarray(clip, dtype=np.float32))[None])
-            residual = residual.transpose(1, 2)                            # [1, frames, K]
+        for latent in latents:
+            residual = latent.transpose(1, 2)                              # [1, frames, K]
             energy[0] += float(residual.pow(2).sum())
             for n, vq in enumerate(stages):
                 residual = residual - vq.lookup(vq.encode(residual))
@@ -167,11 +170,12 @@ def gaussian_bound_db(stages: int, bits: float, dim: int) -> float:
     return float(-20 * np.log10(2) * stages * bits / dim)
 
 
-def energy_table(relative: np.ndarray, bits: float, dim: int) -> str:
+def energy_table(relative: np.ndarray, bits: float, dim: int, kbps_per_stage: float) -> str:
     """Markdown: RVQ residual energy after n stages against the Gaussian distortion-rate bound (dB)."""
     lines = ["| stages | kbps | residual energy dB | Gaussian bound dB |", "|---|---|---|---|"]
     for n in range(1, len(relative)):
-        lines.append(f"| {n} | {n * 0.5:g} | {10 * np.log10(relative[n]):.2f} | {gaussian_bound_db(n, bits, dim):.2f} |")
+        lines.append(f"| {n} | {n * kbps_per_stage:g} | {10 * np.log10(relative[n]):.2f} "
+                     f"| {gaussian_bound_db(n, bits, dim):.2f} |")
     return "\n".join(lines)
 
 
@@ -356,18 +360,20 @@ def main(argv: list[str] | None = None) -> int:
         if "mdct_rvq" not in codecs:
             sys.exit("--ceiling needs at least one mdct_rvq rate (--kbps)")
         model = codecs["mdct_rvq"].model
+        latents = encoder_latents(model, clips)
         row = {"codec": "mdct_rvq without RVQ", "kbps": float("nan"), "measured_kbps": float("nan"), "rtf": 0.0,
-               **score(unquantised_decodes(model, clips), clips, dnsmos, asr, references, args.bands)}
+               **score(unquantised_decodes(model, latents, clips), clips, dnsmos, asr, references, args.bands)}
         rows.append(row)
         print(format_row(row), file=sys.stderr, flush=True)
-        energy = rvq_residual_energy(model, clips)
+        energy = rvq_residual_energy(model, latents)
     print(table(rows, dnsmos is not None, args.p835))
     if args.bands:
         print("\n" + band_table(rows[1:]))
     if energy is not None:
-        cfg = model.cfg
+        cfg, bits = model.cfg, float(np.log2(model.cfg.codebook_size))
         print(f"\nRVQ residual energy over the {len(clips)} clips' latents (K = {cfg.codebook_dim}, "
-              f"M = {cfg.codebook_size}):\n" + energy_table(energy, np.log2(cfg.codebook_size), cfg.codebook_dim))
+              f"M = {cfg.codebook_size}):\n"
+              + energy_table(energy, bits, cfg.codebook_dim, bits * cfg.frame_rate / 1000))
     checks = gate(rows, targets=args.inputs == "clean")
     if checks:
         print("\nCodec gate (mdct_rvq):" if args.inputs == "clean" else "\nOn separated input (mdct_rvq):")

@@ -44,7 +44,7 @@ def test_residual_energy_matches_a_brute_force_nearest_neighbour_rvq():
     cq = load_benchmark()
     model = random_model()
     clips = [clip(1), clip(2, 0.4)]
-    got = cq.rvq_residual_energy(model, clips)
+    got = cq.rvq_residual_energy(model, cq.encoder_latents(model, clips))
 
     energy = np.zeros(len(model.quantizer.stages) + 1)
     for c in clips:
@@ -64,7 +64,7 @@ def test_gaussian_bound_is_shannons_distortion_rate_line():
     cq = load_benchmark()
     assert cq.gaussian_bound_db(16, 10, 64) == pytest.approx(10 * np.log10(2.0 ** (-2 * 160 / 64)))   # -15.05 dB
     assert cq.gaussian_bound_db(1, 10, 64) == pytest.approx(-0.9408, abs=1e-4)
-    table = cq.energy_table(np.array([1.0, 0.5, 0.25]), 10, 64)
+    table = cq.energy_table(np.array([1.0, 0.5, 0.25]), 10, 64, 0.5)
     assert "| 2 | 1 | -6.02 | -1.88 |" in table
 
 
@@ -82,7 +82,7 @@ def test_no_quantiser_row_is_a_16_stage_decoding_whose_codebooks_hold_the_latent
         tokens = model.encode_tokens(torch.from_numpy(source)[None])
         coded = model.decode_tokens(tokens, source.size)[0].numpy()
     assert tokens[0, 0].tolist() == list(range(frames.shape[0])) and int(tokens[0, 1:].max()) == 0
-    (ceiling,) = cq.unquantised_decodes(model, [source])
+    (ceiling,) = cq.unquantised_decodes(model, cq.encoder_latents(model, [source]), [source])
     assert ceiling.shape == source.shape
     np.testing.assert_allclose(ceiling, coded, atol=1e-5)
     with torch.no_grad():                                                           # the decoder depends on N'
