@@ -215,7 +215,7 @@ def train(args: argparse.Namespace) -> int:
     device = torch.device(args.device)
     out = Path(args.out or f"runs/codec-{args.config}")
     out.mkdir(parents=True, exist_ok=True)
-    folders = [args.data] if isinstance(args.data, (str, Path)) else list(args.data)
+    folders = list(args.data)                  # --data takes one or more folders (nargs='+')
     files = [f for folder in folders for f in find_training_files(Path(folder))]
     held_out = files[:: max(2, len(files) // 8)][:8] if len(files) > 16 else []
     train_files = [f for f in files if f not in set(held_out)] or files
